@@ -1,0 +1,1 @@
+"""Local accounts: creating them, their keys, passwords and the instance actor."""

@@ -1,0 +1,1 @@
+"""Machine-facing HTTP endpoints: well-known documents, health, and later the APIs."""

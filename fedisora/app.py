@@ -1,0 +1,56 @@
+"""The ASGI application: routes, error handlers, and a lifespan that owns the database.
+
+``create_app(config)`` builds everything from an explicit configuration;
+nothing is read from the environment or the disk at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from instance_config import Config
+
+from .api import health, wellknown
+from .db.migrate import ensure_current
+from .errors import EXCEPTION_HANDLERS
+from .state import AppState
+from .web import pages
+from .workers import Workers
+
+log = logging.getLogger(__name__)
+
+
+def all_routes() -> list[BaseRoute]:
+    return [*health.routes, *wellknown.routes, *pages.routes]
+
+
+def create_app(config: Config, *, run_workers: bool = True, check_database: bool = True) -> Starlette:
+    """The fedisora app for ``config``.
+
+    ``run_workers`` starts ``config.server.workers`` background job runners in
+    this process; ``check_database`` refuses to start on a database that is
+    not at the current migration.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state = AppState.open(config)
+        try:
+            if check_database:
+                await ensure_current(config.database_url)
+            app.state.fedisora = state
+            async with Workers(state, count=config.server.workers if run_workers else 0):
+                yield
+        finally:
+            await state.close()
+
+    return Starlette(
+        routes=all_routes(),
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )

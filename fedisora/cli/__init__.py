@@ -1,0 +1,1 @@
+"""The ``fedisora`` command line: one module per command group."""

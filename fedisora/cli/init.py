@@ -1,0 +1,96 @@
+"""``fedisora init``: a new instance — config file, database, instance actor keys."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from instance_config import is_loopback_domain, load_config, render_config
+
+from ..accounts.service import ensure_instance_actor
+from ..db.migrate import current_revision
+from ..state import AppState
+from .common import run
+from .db import migrate
+from .errors import CLIError
+
+CONFIG_NAME = "instance.toml"
+
+
+async def _create(config_path: Path) -> str:
+    config = load_config(config_path)
+    if await current_revision(config.database_url) is not None:
+        raise CLIError(
+            f"the database {config.database_url} already holds a fedisora instance; "
+            "use a new database or `fedisora db upgrade` for the existing one"
+        )
+    await migrate(config.database_url)
+    state = AppState.open(config)
+    try:
+        async with state.sessions() as session:
+            actor = await ensure_instance_actor(session, config)
+            await session.commit()
+            return actor.uri
+    finally:
+        await state.close()
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    data_dir: Path = args.data_dir
+    config_path = data_dir / CONFIG_NAME
+    if config_path.exists():
+        raise CLIError(f"{config_path} already exists; refusing to overwrite an existing instance")
+    if args.dev and not is_loopback_domain(args.domain):
+        raise CLIError(f"--dev is only for a loopback domain such as localhost:8000, not {args.domain!r}")
+    text = render_config(args.domain, dev=args.dev, name=args.name, database_url=args.database_url)
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = config_path.with_suffix(".toml.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        load_config(tmp)  # validate before it becomes the instance's file
+        os.replace(tmp, config_path)
+        actor_uri = run(_create(config_path))
+    except BaseException:
+        # Leave nothing half-made behind, so the same command can simply be run again.
+        tmp.unlink(missing_ok=True)
+        config_path.unlink(missing_ok=True)
+        raise
+
+    print(f"created {config_path}")
+    print(f"instance actor: {actor_uri}")
+    print(f"next: fedisora account create USERNAME --config {config_path}")
+    print(f"      fedisora serve --config {config_path}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "init",
+        help="create a new instance",
+        description="Write instance.toml, create and migrate the database, "
+        "and generate the instance actor's keys.  Refuses to overwrite an existing instance.",
+    )
+    p.add_argument("--domain", required=True, help="public host name, e.g. video.example.org")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("instance"),
+        metavar="DIR",
+        help="where instance.toml, the SQLite database and media go (default: ./instance)",
+    )
+    p.add_argument(
+        "--dev",
+        action="store_true",
+        help="development mode: http://, open registrations, loopback peers (loopback domains only)",
+    )
+    p.add_argument("--name", default=None, help="instance name shown to people")
+    p.add_argument(
+        "--database-url",
+        default=None,
+        metavar="URL",
+        help="database URL (default: SQLite in the data dir), e.g. postgresql+asyncpg://…",
+    )
+    p.set_defaults(func=cmd_init)
+

@@ -1,0 +1,74 @@
+"""Entry point of the ``fedisora`` command: parse, dispatch, turn failures into one line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from instance_config import ConfigError
+
+from .. import __version__
+from ..accounts.service import AccountError
+from ..db.migrate import DatabaseNotCurrent
+from . import account, config, db, init, serve
+from .errors import CLIError
+
+EXPECTED_ERRORS = (CLIError, ConfigError, AccountError, DatabaseNotCurrent)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fedisora",
+        description="fedisora: a self-hostable ActivityPub server for AI-video social media.",
+    )
+    parser.add_argument("--version", action="version", version=f"fedisora {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show full tracebacks for unexpected errors"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (init, serve, account, db, config):
+        module.register(sub)
+    return parser
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not args.debug:
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # the progress bar says enough
+    try:
+        return int(args.func(args) or 0)
+    except EXPECTED_ERRORS as exc:
+        # ConfigError may list several problems, one per line: each is worth reading.
+        print(f"fedisora: error: {_one_line(exc)}", file=sys.stderr)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"fedisora: error: {problems}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("fedisora: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(
+            f"fedisora: error: {type(exc).__name__}: {_one_line(exc)} (run with --debug for details)",
+            file=sys.stderr,
+        )
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

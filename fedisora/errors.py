@@ -1,0 +1,73 @@
+"""Errors as users see them: Mastodon-style JSON on API paths, a small HTML page elsewhere.
+
+No handler ever returns a traceback; unexpected exceptions are logged and
+answered with a generic 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from .web.layout import page
+
+log = logging.getLogger(__name__)
+
+# Machine-facing paths: their errors are JSON whatever the Accept header says.
+JSON_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/nodeinfo/", "/healthz", "/inbox")
+
+
+class APIError(Exception):
+    """An error whose message is safe to show, with its HTTP status."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+def wants_json(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith(JSON_PREFIXES) or path == "/api":
+        return True
+    accept = request.headers.get("accept", "")
+    return "json" in accept and "html" not in accept
+
+
+def error_response(request: Request, status_code: int, message: str) -> Response:
+    if wants_json(request):
+        return JSONResponse({"error": message}, status_code=status_code)
+    body = page(str(status_code), f"<h1>{status_code}</h1>\n<p>{escape(message)}</p>")
+    return HTMLResponse(body, status_code=status_code)
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = exc.detail or "Error"
+    if exc.status_code == 404 and message == "Not Found":
+        message = "Record not found"  # Mastodon's wording, which clients match on
+    response = error_response(request, exc.status_code, message)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, APIError)
+    return error_response(request, exc.status_code, exc.message)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(request, 500, "Internal server error")
+
+
+EXCEPTION_HANDLERS = {
+    HTTPException: http_exception,
+    APIError: api_error,
+    Exception: server_error,
+}

@@ -1,0 +1,1 @@
+"""fedisora's own HTML pages."""
