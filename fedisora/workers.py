@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 
 import sqlalchemy as sa
@@ -41,12 +41,19 @@ async def maintenance(ctx: JobContext) -> None:
         )
     if result.rowcount:
         log.info("maintenance: removed %d finished jobs", result.rowcount)
-    await schedule_maintenance(ctx.engine, delay=MAINTENANCE_INTERVAL)
+    await schedule_maintenance(ctx.engine)
 
 
-async def schedule_maintenance(engine: queue.Target, *, delay: timedelta = timedelta()) -> None:
-    # The dedupe key keeps exactly one pending round, however many processes start.
-    await queue.enqueue(engine, MAINTENANCE, {}, run_at=utcnow() + delay, dedupe_key=MAINTENANCE)
+def next_maintenance_slot(now: datetime) -> datetime:
+    """The start of the next whole hour: every process agrees on it."""
+    return (now + MAINTENANCE_INTERVAL).replace(minute=0, second=0, microsecond=0)
+
+
+async def schedule_maintenance(engine: queue.Target) -> None:
+    # One job per hourly slot: the slot's dedupe key makes every process that
+    # schedules it (at start-up, or the previous round) agree on a single row.
+    at = next_maintenance_slot(utcnow())
+    await queue.enqueue(engine, MAINTENANCE, {}, run_at=at, dedupe_key=f"{MAINTENANCE}:{at:%Y-%m-%dT%H}")
 
 
 def job_handlers(state: AppState) -> dict[str, Handler]:
@@ -72,7 +79,7 @@ class Workers:
                 concurrency=self.count,
                 poll_interval=self.poll_interval,
             )
-            await schedule_maintenance(self.state.engine, delay=timedelta(minutes=1))
+            await schedule_maintenance(self.state.engine)
             self._task = asyncio.create_task(runner.run_forever(self._stop))
             log.info("started %d background job runner(s) as %s", self.count, runner.worker_id)
         return self
