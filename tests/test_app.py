@@ -16,11 +16,7 @@ from fedisora.app import create_app
 from fedisora.db.migrate import DatabaseNotCurrent
 from fedisora.state import AppState
 from instance_config import Config, parse_config, render_config
-
-try:
-    from tests.asgi import app_client
-except ModuleNotFoundError:
-    from asgi import app_client  # type: ignore[no-redef]
+from tests.asgi import app_client
 
 
 def make_config(tmp_path: Path, database_url: str, **kwargs: object) -> Config:

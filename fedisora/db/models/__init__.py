@@ -1,0 +1,47 @@
+"""All fedisora table models.  Import models from here; ``metadata`` is the
+schema alembic compares migrations against."""
+
+from fedisora.db.models.activities import Activity, ActivityState
+from fedisora.db.models.actors import (
+    Actor,
+    ActorType,
+    Domain,
+    Key,
+    KeyAlgorithm,
+    KeyPurpose,
+    User,
+    username_key,
+)
+from fedisora.db.models.base import NAMING_CONVENTION, Base, UTCDateTime, metadata, utcnow
+from fedisora.db.models.follows import Follow, FollowState
+from fedisora.db.models.jobs import FINISHED_JOB_STATES, Job, JobState
+from fedisora.db.models.media import MediaAttachment, MediaState, MediaType
+from fedisora.db.models.statuses import Status, Visibility
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "metadata",
+    "Base",
+    "UTCDateTime",
+    "utcnow",
+    "Domain",
+    "Actor",
+    "ActorType",
+    "User",
+    "Key",
+    "KeyAlgorithm",
+    "KeyPurpose",
+    "username_key",
+    "Follow",
+    "FollowState",
+    "Status",
+    "Visibility",
+    "Activity",
+    "ActivityState",
+    "MediaAttachment",
+    "MediaType",
+    "MediaState",
+    "Job",
+    "JobState",
+    "FINISHED_JOB_STATES",
+]

@@ -1,0 +1,43 @@
+"""Database fixtures: every database test runs on SQLite and on PostgreSQL.
+
+``database_url`` is an empty database (a file under ``tmp_path`` or a fresh
+PostgreSQL database, see ``tests/pg.py``); ``migrated_url`` is the same after
+``fedisora db upgrade``; ``engine`` is an engine on it, disposed afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from fedisora.db.engine import make_engine
+from fedisora.db.migrate import upgrade
+from tests.pg import fresh_pg_database, skip_or_fail_without_postgres
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/t.db"
+        return
+    admin = skip_or_fail_without_postgres()
+    async with fresh_pg_database(admin) as url:
+        yield url
+
+
+@pytest.fixture
+async def migrated_url(database_url: str) -> str:
+    await upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture
+async def engine(migrated_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = make_engine(migrated_url)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
