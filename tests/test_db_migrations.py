@@ -13,6 +13,9 @@ from fedisora.db.engine import make_engine
 from fedisora.db.models import metadata
 
 EXPECTED_TABLES = {
+    "likes",
+    "blocks",
+    "mentions",
     "domains",
     "actors",
     "users",
@@ -47,17 +50,23 @@ async def _schema_diff(url: str) -> list[object]:
         await engine.dispose()
 
 
-def test_head_revision_is_initial() -> None:
-    assert migrate.head_revision() == "0001"
+ALL_REVISIONS = ["0001", "0002"]  # extend with every new migration
+
+
+def test_head_revision_is_the_newest() -> None:
+    assert migrate.head_revision() == ALL_REVISIONS[-1]
 
 
 async def test_upgrade_empty_database(database_url: str) -> None:
     assert await migrate.current_revision(database_url) is None
-    assert await migrate.pending_revisions(database_url) == ["0001"]
+    assert await migrate.pending_revisions(database_url) == ALL_REVISIONS
     calls: list[tuple[str, int, int]] = []
     applied = await migrate.upgrade(database_url, progress=lambda *a: calls.append(a))
-    assert applied == ["0001"]
-    assert [(i, n) for _, i, n in calls] == [(0, 1), (1, 1)]
+    assert applied == ALL_REVISIONS
+    total = len(ALL_REVISIONS)
+    assert [(i, n) for _, i, n in calls] == [
+        (i + d, total) for i in range(total) for d in (0, 1)
+    ]
     assert calls[0][0].startswith("0001")
     assert await migrate.current_revision(database_url) == migrate.head_revision()
     assert await migrate.pending_revisions(database_url) == []
@@ -114,19 +123,19 @@ async def test_ensure_current(database_url: str) -> None:
     assert "does not know" in str(ahead.value)
 
 
-async def test_ensure_current_behind(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    await migrate.upgrade(database_url)
-    # Simulate a newer fedisora whose head is a later (known) revision.
-    monkeypatch.setattr(migrate, "head_revision", lambda: "0002")
-    monkeypatch.setattr(migrate, "_is_known", lambda script, rev: True)
+async def test_ensure_current_behind(database_url: str) -> None:
+    await migrate.upgrade(database_url, "0001")
+    head = migrate.head_revision()
     with pytest.raises(migrate.DatabaseNotCurrent) as behind:
         await migrate.ensure_current(database_url)
-    assert (behind.value.current, behind.value.head) == ("0001", "0002")
-    assert str(behind.value) == "database is at revision '0001' but this fedisora needs '0002'"
+    assert (behind.value.current, behind.value.head) == ("0001", head)
+    assert str(behind.value) == f"database is at revision '0001' but this fedisora needs '{head}'"
     assert not behind.value.ahead
+    assert await migrate.upgrade(database_url) == ALL_REVISIONS[1:]
+    await migrate.ensure_current(database_url)
 
 
 async def test_upgrade_to_explicit_revision(database_url: str) -> None:
     # awaited inside a running loop, as app startup does: alembic runs in a thread
     assert await migrate.upgrade(database_url, "0001") == ["0001"]
-    await migrate.ensure_current(database_url)
+    assert await migrate.current_revision(database_url) == "0001"

@@ -14,6 +14,7 @@ from fedisora.db.models.actors import (
 )
 from fedisora.db.models.base import NAMING_CONVENTION, Base, UTCDateTime, metadata, utcnow
 from fedisora.db.models.follows import Follow, FollowState
+from fedisora.db.models.interactions import Block, Like, Mention
 from fedisora.db.models.jobs import FINISHED_JOB_STATES, Job, JobState
 from fedisora.db.models.media import MediaAttachment, MediaState, MediaType
 from fedisora.db.models.statuses import Status, Visibility
@@ -33,6 +34,9 @@ __all__ = [
     "KeyPurpose",
     "username_key",
     "Follow",
+    "Like",
+    "Block",
+    "Mention",
     "FollowState",
     "Status",
     "Visibility",

@@ -96,6 +96,7 @@ class Actor(Base, table=True):
     raw: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
     fetched_at: datetime | None = datetime_field(nullable=True)
     suspended_at: datetime | None = datetime_field(nullable=True)
+    deleted_at: datetime | None = datetime_field(nullable=True)  # remote actor sent Delete(self)
     created_at: datetime = datetime_field()
     updated_at: datetime = datetime_field(onupdate=True)
 
