@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import httpx
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
@@ -29,17 +30,24 @@ def all_routes() -> list[BaseRoute]:
     return [*health.routes, *wellknown.routes, *pages.routes]
 
 
-def create_app(config: Config, *, run_workers: bool = True, check_database: bool = True) -> Starlette:
+def create_app(
+    config: Config,
+    *,
+    run_workers: bool = True,
+    check_database: bool = True,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
     """The fedisora app for ``config``.
 
     ``run_workers`` starts ``config.server.workers`` background job runners in
     this process; ``check_database`` refuses to start on a database that is
-    not at the current migration.
+    not at the current migration; ``transport`` replaces the network for
+    federation requests (the in-process test harness routes them to other apps).
     """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state = AppState.open(config)
+        state = AppState.open(config, transport=transport)
         try:
             if check_database:
                 await ensure_current(config.database_url)
