@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from pathlib import Path
 
-from instance_config import is_loopback_domain, load_config, render_config
+from instance_config import Config, is_loopback_domain, parse_config, render_config
 
 from ..accounts.service import ensure_instance_actor
-from ..db.migrate import current_revision
+from ..db.migrate import current_revision, downgrade
 from ..state import AppState
 from .common import run
 from .db import migrate
@@ -18,22 +19,35 @@ from .errors import CLIError
 CONFIG_NAME = "instance.toml"
 
 
-async def _create(config_path: Path) -> str:
-    config = load_config(config_path)
-    if await current_revision(config.database_url) is not None:
+async def _create(config: Config) -> str:
+    """Migrate the (empty) database and make the instance actor; undo the schema on failure."""
+    url = config.database_url
+    if await current_revision(url) is not None:
         raise CLIError(
-            f"the database {config.database_url} already holds a fedisora instance; "
+            f"the database {url} already holds a fedisora instance; "
             "use a new database or `fedisora db upgrade` for the existing one"
         )
-    await migrate(config.database_url)
-    state = AppState.open(config)
     try:
-        async with state.sessions() as session:
-            actor = await ensure_instance_actor(session, config)
-            await session.commit()
-            return actor.uri
-    finally:
-        await state.close()
+        await migrate(url)
+        state = AppState.open(config)
+        try:
+            async with state.sessions() as session:
+                actor = await ensure_instance_actor(session, config)
+                await session.commit()
+                return actor.uri
+        finally:
+            await state.close()
+    except BaseException:
+        with contextlib.suppress(Exception):  # best effort: leave the database as we found it
+            await downgrade(url, "base")
+        raise
+
+
+def _sqlite_files(url: str) -> list[Path]:
+    if not url.startswith("sqlite"):
+        return []
+    database = Path(url.split(":///", 1)[1])
+    return [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -44,18 +58,24 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.dev and not is_loopback_domain(args.domain):
         raise CLIError(f"--dev is only for a loopback domain such as localhost:8000, not {args.domain!r}")
     text = render_config(args.domain, dev=args.dev, name=args.name, database_url=args.database_url)
+    # Validate before anything touches the disk, naming the file the admin will see.
+    config = parse_config(text, path=config_path, env=os.environ)
 
+    created_dir = not data_dir.exists()
+    sqlite_files = [f for f in _sqlite_files(config.database_url) if not f.exists()]
     data_dir.mkdir(parents=True, exist_ok=True)
     tmp = config_path.with_suffix(".toml.tmp")
-    tmp.write_text(text, encoding="utf-8")
     try:
-        load_config(tmp)  # validate before it becomes the instance's file
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, config_path)
-        actor_uri = run(_create(config_path))
+        actor_uri = run(_create(config))
     except BaseException:
         # Leave nothing half-made behind, so the same command can simply be run again.
-        tmp.unlink(missing_ok=True)
-        config_path.unlink(missing_ok=True)
+        for path in (tmp, config_path, *sqlite_files):
+            path.unlink(missing_ok=True)
+        if created_dir:
+            with contextlib.suppress(OSError):
+                data_dir.rmdir()
         raise
 
     print(f"created {config_path}")

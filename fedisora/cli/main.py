@@ -35,9 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_MESSAGE = 400
+
+
 def _one_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text
+    """The first line of an error's message, bounded: a long SQL statement is no help here."""
+    lines = str(error).strip().splitlines()
+    text = lines[0].strip() if lines else type(error).__name__
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except EXPECTED_ERRORS as exc:
         # ConfigError may list several problems, one per line: each is worth reading.
-        print(f"fedisora: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"fedisora: error: {str(exc).strip()}", file=sys.stderr)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         print(f"fedisora: error: {problems}", file=sys.stderr)

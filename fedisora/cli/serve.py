@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import sys
 
 import uvicorn
 
@@ -41,6 +42,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"with {config.server.workers} job runner(s)",
         flush=True,
     )
+    # uvicorn re-raises the SIGTERM it handled once it has shut down cleanly; make that,
+    # and a SIGTERM that arrives before uvicorn installs its handlers, a normal exit.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     uvicorn.run(
         app,
         host=config.server.host,
