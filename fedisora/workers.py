@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -17,6 +18,8 @@ from types import TracebackType
 import sqlalchemy as sa
 
 from .db.models import FINISHED_JOB_STATES, Job, utcnow
+from .federation.delivery import deliver
+from .federation.outbox import DELIVER
 from .jobs import queue
 from .jobs.runner import Handler, JobContext, JobRunner
 from .state import AppState
@@ -58,7 +61,10 @@ async def schedule_maintenance(engine: queue.Target) -> None:
 
 def job_handlers(state: AppState) -> dict[str, Handler]:
     """The job kinds this process can run.  Later issues register more here."""
-    return {MAINTENANCE: maintenance}
+    return {
+        MAINTENANCE: maintenance,
+        DELIVER: functools.partial(deliver, state=state),
+    }
 
 
 class Workers:
