@@ -49,6 +49,7 @@ def test_metadata_has_all_tables_with_named_constraints() -> None:
     assert set(metadata.tables) == {
         "domains", "actors", "users", "keys", "follows",
         "statuses", "activities", "media_attachments", "jobs",
+        "likes", "blocks", "mentions",
     }  # fmt: skip
     for table in metadata.tables.values():
         for constraint in table.constraints:
