@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute
 
 from instance_config import Config
 
-from .api import health, wellknown
+from .api import activitypub, health, webfinger, wellknown
 from .db.migrate import ensure_current
 from .errors import EXCEPTION_HANDLERS
 from .state import AppState
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def all_routes() -> list[BaseRoute]:
-    return [*health.routes, *wellknown.routes, *pages.routes]
+    return [*health.routes, *wellknown.routes, *webfinger.routes, *activitypub.routes, *pages.routes]
 
 
 def create_app(

@@ -18,7 +18,7 @@ from .web.layout import page
 log = logging.getLogger(__name__)
 
 # Machine-facing paths: their errors are JSON whatever the Accept header says.
-JSON_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/nodeinfo/", "/healthz", "/inbox")
+JSON_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/nodeinfo/", "/healthz", "/inbox", "/activities/")
 
 
 class APIError(Exception):
@@ -32,7 +32,7 @@ class APIError(Exception):
 
 def wants_json(request: Request) -> bool:
     path = request.url.path
-    if path.startswith(JSON_PREFIXES) or path == "/api":
+    if path.startswith(JSON_PREFIXES) or path == "/api" or request.method == "POST":
         return True
     accept = request.headers.get("accept", "")
     return "json" in accept and "html" not in accept

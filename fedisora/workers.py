@@ -19,7 +19,8 @@ import sqlalchemy as sa
 
 from .db.models import FINISHED_JOB_STATES, Job, utcnow
 from .federation.delivery import deliver
-from .federation.outbox import DELIVER
+from .federation.handlers import process_inbox
+from .federation.outbox import DELIVER, PROCESS_INBOX
 from .jobs import queue
 from .jobs.runner import Handler, JobContext, JobRunner
 from .state import AppState
@@ -64,6 +65,7 @@ def job_handlers(state: AppState) -> dict[str, Handler]:
     return {
         MAINTENANCE: maintenance,
         DELIVER: functools.partial(deliver, state=state),
+        PROCESS_INBOX: functools.partial(process_inbox, state=state),
     }
 
 

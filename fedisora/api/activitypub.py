@@ -1,0 +1,229 @@
+"""ActivityPub GET endpoints: actors, collections, posts and activities.
+
+Every URL that is an ActivityPub id answers AP JSON to ``Accept:
+application/activity+json`` (or ld+json) and an HTML page (or a redirect to
+one) to browsers, with ``Vary: Accept`` so caches keep them apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from activitypub import vocab
+from activitypub.addressing import is_public
+from activitypub.extract import ids_of
+
+from ..accounts.service import get_instance_actor
+from ..db.models import Activity, Actor, Status, username_key
+from ..errors import APIError
+from ..federation import collections
+from ..federation.inbox import receive
+from ..federation.documents import (
+    actor_document,
+    actor_keys,
+    create_document,
+    mentioned_actors,
+    note_document,
+)
+from ..state import AppState
+
+AP_CONTENT_TYPE = "application/activity+json"
+PAGE_SIZE = 20
+FOLLOWS_PAGE_SIZE = 40
+
+
+def wants_activitypub(request: Request) -> bool:
+    accept = request.headers.get("accept", "").lower()
+    return "application/activity+json" in accept or "application/ld+json" in accept
+
+
+def ap_response(document: dict[str, Any], status_code: int = 200) -> Response:
+    return JSONResponse(
+        document,
+        status_code=status_code,
+        media_type=AP_CONTENT_TYPE,
+        headers={"Vary": "Accept", "Access-Control-Allow-Origin": "*"},
+    )
+
+
+def html_redirect(url: str) -> Response:
+    return RedirectResponse(url, status_code=302, headers={"Vary": "Accept"})
+
+
+def _state(request: Request) -> AppState:
+    return request.app.state.fedisora  # type: ignore[no-any-return]
+
+
+async def local_actor(session: AsyncSession, state: AppState, username: str) -> Actor:
+    query = select(Actor).where(
+        Actor.local,
+        Actor.domain == state.config.instance.domain,
+        Actor.username_key == username_key(username),
+    )
+    actor = (await session.exec(query)).first()
+    if actor is None or actor.suspended_at is not None or actor.actor_type == "Application":
+        raise APIError(404, "Record not found")
+    return actor
+
+
+def _max_id(request: Request) -> int | None:
+    raw = request.query_params.get("max_id")
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 19:
+        raise APIError(400, "max_id must be a numeric id")
+    return int(raw)
+
+
+async def actor(request: Request) -> Response:
+    state = _state(request)
+    async with state.sessions() as session:
+        person = await local_actor(session, state, request.path_params["username"])
+        if not wants_activitypub(request):
+            return html_redirect(person.url or f"{state.config.base_url}/@{person.username}")
+        return ap_response(actor_document(person, await actor_keys(session, person)))
+
+
+async def instance_actor(request: Request) -> Response:
+    state = _state(request)
+    async with state.sessions() as session:
+        person = await get_instance_actor(session, state.config)
+        if person is None:
+            raise APIError(404, "Record not found")
+        if not wants_activitypub(request):
+            return html_redirect(f"{state.config.base_url}/")
+        return ap_response(actor_document(person, await actor_keys(session, person)))
+
+
+async def outbox(request: Request) -> Response:
+    state = _state(request)
+    async with state.sessions() as session:
+        person = await local_actor(session, state, request.path_params["username"])
+        base = person.outbox_uri or f"{person.uri}/outbox"
+        if "page" not in request.query_params and "max_id" not in request.query_params:
+            total = await collections.count_outbox(session, person)
+            return ap_response(vocab.ordered_collection(base, total, first=f"{base}?page=true"))
+        max_id = _max_id(request)
+        posts = await collections.outbox_page(session, person, max_id=max_id, limit=PAGE_SIZE)
+        items = []
+        for post in posts:
+            note = note_document(state.config, post, person, await mentioned_actors(session, post))
+            items.append(create_document(note))
+        page_id = f"{base}?page=true" if max_id is None else f"{base}?max_id={max_id}"
+        next_page = f"{base}?max_id={posts[-1].id}" if len(posts) == PAGE_SIZE else None
+        return ap_response(vocab.ordered_collection_page(page_id, base, items, next=next_page))
+
+
+async def _follow_collection(request: Request, *, followers: bool) -> Response:
+    state = _state(request)
+    async with state.sessions() as session:
+        person = await local_actor(session, state, request.path_params["username"])
+        base = (person.followers_uri if followers else person.following_uri) or (
+            f"{person.uri}/{'followers' if followers else 'following'}"
+        )
+        if "page" not in request.query_params and "max_id" not in request.query_params:
+            total = await collections.count_follows(session, person, followers=followers)
+            return ap_response(vocab.ordered_collection(base, total, first=f"{base}?page=1"))
+        max_id = _max_id(request)
+        rows = await collections.follows_page(
+            session, person, followers=followers, max_id=max_id, limit=FOLLOWS_PAGE_SIZE
+        )
+        page_id = f"{base}?page=1" if max_id is None else f"{base}?max_id={max_id}"
+        next_page = f"{base}?max_id={rows[-1][0]}" if len(rows) == FOLLOWS_PAGE_SIZE else None
+        return ap_response(vocab.ordered_collection_page(page_id, base, [uri for _, uri in rows], next=next_page))
+
+
+async def followers(request: Request) -> Response:
+    return await _follow_collection(request, followers=True)
+
+
+async def following(request: Request) -> Response:
+    return await _follow_collection(request, followers=False)
+
+
+async def featured(request: Request) -> Response:
+    state = _state(request)
+    async with state.sessions() as session:
+        person = await local_actor(session, state, request.path_params["username"])
+    base = person.featured_uri or f"{person.uri}/collections/featured"
+    document = vocab.ordered_collection(base, 0)
+    document["orderedItems"] = []  # pinned posts come with the client API
+    return ap_response(document)
+
+
+async def _public_status(session: AsyncSession, person: Actor, raw_id: str) -> Status:
+    if not raw_id.isdigit() or len(raw_id) > 19:
+        raise APIError(404, "Record not found")
+    post = await session.get(Status, int(raw_id))
+    # Followers-only and direct posts are not served to anonymous fetches.
+    if (
+        post is None
+        or post.actor_id != person.id
+        or post.reblog_of_id is not None
+        or post.visibility not in collections.PUBLIC_VISIBILITIES
+    ):
+        raise APIError(404, "Record not found")
+    return post
+
+
+async def status(request: Request) -> Response:
+    state = _state(request)
+    async with state.sessions() as session:
+        person = await local_actor(session, state, request.path_params["username"])
+        post = await _public_status(session, person, request.path_params["status_id"])
+        if post.deleted_at is not None:
+            return ap_response(vocab.tombstone(post.uri, post.object_type, post.deleted_at), 410)
+        if not wants_activitypub(request):
+            return html_redirect(post.url or post.uri)
+        note = note_document(state.config, post, person, await mentioned_actors(session, post))
+        if request.url.path.endswith("/activity"):
+            return ap_response(create_document(note))
+        return ap_response(note)
+
+
+async def activity(request: Request) -> Response:
+    """Our activities other than posts' Creates (Follow, Like, Announce …), when public."""
+    state = _state(request)
+    uri = f"{state.config.base_url}/activities/{request.path_params['activity_id']}"
+    async with state.sessions() as session:
+        record = (await session.exec(select(Activity).where(Activity.uri == uri, Activity.local))).first()
+    if record is None or not _is_public(record.raw):
+        raise APIError(404, "Record not found")
+    return ap_response(record.raw)
+
+
+def _is_public(document: dict[str, Any]) -> bool:
+    return any(is_public(a) for a in ids_of(document.get("to")) + ids_of(document.get("cc")))
+
+
+async def shared_inbox(request: Request) -> Response:
+    return await receive(request, _state(request))
+
+
+async def user_inbox(request: Request) -> Response:
+    state = _state(request)
+    async with state.sessions() as session:
+        await local_actor(session, state, request.path_params["username"])
+    return await receive(request, state)
+
+
+routes = [
+    Route("/inbox", shared_inbox, methods=["POST"]),
+    Route("/users/{username}/inbox", user_inbox, methods=["POST"]),
+    Route("/actor/inbox", shared_inbox, methods=["POST"]),
+    Route("/actor", instance_actor),
+    Route("/users/{username}", actor),
+    Route("/users/{username}/outbox", outbox),
+    Route("/users/{username}/followers", followers),
+    Route("/users/{username}/following", following),
+    Route("/users/{username}/collections/featured", featured),
+    Route("/users/{username}/statuses/{status_id}", status),
+    Route("/users/{username}/statuses/{status_id}/activity", status),
+    Route("/activities/{activity_id}", activity),
+]

@@ -1,0 +1,155 @@
+"""Receiving activities: verify, store durably, answer 202; a job processes them later.
+
+Nothing is stored unless the HTTP signature verifies with a key that belongs
+to the activity's actor.  The same activity id arriving twice is stored once
+and processed once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+
+from activitypub.extract import has_type, id_of, same_origin
+from activitypub.signatures import SignatureError, parse_signature, verify_signature
+
+from ..db.ids import new_id
+from ..db.models import Activity, ActivityState, utcnow
+from ..errors import APIError
+from ..jobs import queue
+from ..state import AppState
+from .outbox import PROCESS_INBOX, host_of
+from .remote import RemoteError, find_key
+
+log = logging.getLogger(__name__)
+
+ACTIVITY_MEDIA_TYPES = {"application/activity+json", "application/ld+json", "application/json"}
+# Objects whose embedded copy must come from the actor's own server.
+AUTHORED_ACTIVITIES = ("Create", "Update")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise APIError(413, f"activity too large: {declared} bytes, the limit is {limit}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise APIError(413, f"activity too large: more than {limit} bytes")
+    return bytes(body)
+
+
+def parse_activity(request: Request, body: bytes) -> dict[str, Any]:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in ACTIVITY_MEDIA_TYPES:
+        raise APIError(415, "activities must be sent as application/activity+json")
+    try:
+        activity = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise APIError(400, "the body is not valid JSON") from None
+    if not isinstance(activity, dict):
+        raise APIError(400, "an activity must be a JSON object")
+    activity_id, actor = id_of(activity.get("id")), id_of(activity.get("actor"))
+    if not activity_id or not isinstance(activity.get("type"), (str, list)):
+        raise APIError(400, "an activity needs an id and a type")
+    if not actor:
+        raise APIError(400, "an activity needs an actor")
+    if not same_origin(activity_id, actor):
+        raise APIError(400, f"activity id {activity_id} is not on its actor's server")
+    obj = activity.get("object")
+    if has_type(activity, *AUTHORED_ACTIVITIES) and isinstance(obj, dict):
+        object_id = id_of(obj.get("id"))
+        if not object_id or not same_origin(object_id, actor):
+            raise APIError(400, f"object {object_id} is not on its actor's server")
+        author = id_of(obj.get("attributedTo"))
+        if author is not None and author != actor and not has_type(obj, "Person", "Service", "Application", "Group", "Organization"):
+            raise APIError(400, "the object's attributedTo is not the activity's actor")
+    return activity
+
+
+def _is_self_delete(activity: dict[str, Any]) -> bool:
+    return has_type(activity, "Delete") and id_of(activity.get("object")) == id_of(activity.get("actor"))
+
+
+async def authenticate(
+    request: Request, session: AsyncSession, state: AppState, activity: dict[str, Any], body: bytes
+) -> str | None:
+    """Verify the HTTP signature; the verified actor's id, or ``None`` for a gone actor's Delete."""
+    url = f"{state.config.base_url}{request.url.path}"
+    if request.url.query:
+        url += f"?{request.url.query}"
+    try:
+        parsed = parse_signature(request.method, url, request.headers)
+    except SignatureError as exc:
+        raise APIError(401, f"signature required: {exc.reason}") from None
+    fed = state.config.federation
+    actor = id_of(activity.get("actor"))
+    try:
+        key, owner = await find_key(session, state, parsed.key_id)
+    except RemoteError as exc:
+        if _is_self_delete(activity) and parsed.key_id.split("#")[0].startswith(str(actor)):
+            return None  # the account is gone, and so is its key: nothing left to verify or keep
+        raise APIError(401, f"cannot get the signing key: {exc}") from None
+    for attempt in (1, 2):
+        try:
+            assert key.public_key_pem is not None
+            verify_signature(
+                parsed, key.public_key_pem, body, max_age=fed.signature_max_age, max_future=fed.signature_max_future
+            )
+            break
+        except SignatureError as exc:
+            if attempt == 2 or exc.code not in ("bad_signature", "key_mismatch", "bad_key"):
+                raise APIError(401, f"signature does not verify: {exc.reason}") from None
+            try:  # the peer may have rotated its key: fetch it once more
+                key, owner = await find_key(session, state, parsed.key_id, refresh=True)
+            except RemoteError as fetch_error:
+                raise APIError(401, f"signature does not verify: {fetch_error}") from None
+    if owner.uri != actor:
+        raise APIError(401, f"signed by {owner.uri}, but the activity's actor is {actor}")
+    return owner.uri
+
+
+async def store(session: AsyncSession, activity: dict[str, Any]) -> int | None:
+    """Store a received activity once; its row id, or ``None`` when we already had it."""
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    values = {
+        "id": new_id(),
+        "uri": id_of(activity["id"]),
+        "activity_type": str(activity["type"] if isinstance(activity["type"], str) else activity["type"][0]),
+        "actor_uri": id_of(activity.get("actor")),
+        "object_uri": id_of(activity.get("object")),
+        "local": False,
+        "raw": activity,
+        "state": ActivityState.RECEIVED.value,
+        "received_at": utcnow(),
+    }
+    result = await session.exec(  # type: ignore[call-overload]
+        insert(Activity.__table__).values(**values).on_conflict_do_nothing().returning(Activity.__table__.c.id)  # type: ignore[attr-defined]
+    )
+    row = result.first()
+    return int(row[0]) if row else None
+
+
+async def receive(request: Request, state: AppState) -> Response:
+    """The whole inbox POST: 202 once the activity is safely stored, a 4xx otherwise."""
+    body = await read_body(request, state.config.federation.max_body_bytes)
+    activity = parse_activity(request, body)
+    host = host_of(str(id_of(activity.get("actor"))))
+    if any(host.split(":")[0] == d or host.endswith("." + d) for d in state.config.moderation.blocked_domains):
+        raise APIError(403, f"{host} is blocked by this instance")
+    async with state.sessions() as session:
+        verified = await authenticate(request, session, state, activity, body)
+        if verified is not None:
+            activity_row = await store(session, activity)
+            if activity_row is not None:
+                await queue.enqueue(session, PROCESS_INBOX, {"activity_id": activity_row}, dedupe_key=f"{PROCESS_INBOX}:{activity_row}")
+        await session.commit()
+    return Response(status_code=202)
