@@ -20,14 +20,21 @@ from .api import activitypub, health, webfinger, wellknown
 from .db.migrate import ensure_current
 from .errors import EXCEPTION_HANDLERS
 from .state import AppState
-from .web import pages
+from .web import pages, profiles
 from .workers import Workers
 
 log = logging.getLogger(__name__)
 
 
 def all_routes() -> list[BaseRoute]:
-    return [*health.routes, *wellknown.routes, *webfinger.routes, *activitypub.routes, *pages.routes]
+    return [
+        *health.routes,
+        *wellknown.routes,
+        *webfinger.routes,
+        *activitypub.routes,
+        *pages.routes,
+        *profiles.routes,
+    ]
 
 
 def create_app(

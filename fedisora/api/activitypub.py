@@ -157,7 +157,7 @@ async def featured(request: Request) -> Response:
     return ap_response(document)
 
 
-async def _public_status(session: AsyncSession, person: Actor, raw_id: str) -> Status:
+async def public_status(session: AsyncSession, person: Actor, raw_id: str) -> Status:
     if not raw_id.isdigit() or len(raw_id) > 19:
         raise APIError(404, "Record not found")
     post = await session.get(Status, int(raw_id))
@@ -176,7 +176,7 @@ async def status(request: Request) -> Response:
     state = _state(request)
     async with state.sessions() as session:
         person = await local_actor(session, state, request.path_params["username"])
-        post = await _public_status(session, person, request.path_params["status_id"])
+        post = await public_status(session, person, request.path_params["status_id"])
         if post.deleted_at is not None:
             return ap_response(vocab.tombstone(post.uri, post.object_type, post.deleted_at), 410)
         if not wants_activitypub(request):
