@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute
 
 from instance_config import Config
 
-from .api import activitypub, health, webfinger, wellknown
+from .api import activitypub, health, mastodon, webfinger, wellknown
 from .db.migrate import ensure_current
 from .errors import EXCEPTION_HANDLERS
 from .state import AppState
@@ -32,6 +32,7 @@ def all_routes() -> list[BaseRoute]:
         *wellknown.routes,
         *webfinger.routes,
         *activitypub.routes,
+        *mastodon.routes,
         *pages.routes,
         *profiles.routes,
     ]

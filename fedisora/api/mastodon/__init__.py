@@ -1,0 +1,11 @@
+"""The Mastodon client API (``/api/v1``, ``/api/v2``, ``/oauth``), so existing apps work.
+
+Each module holds one group of endpoints and exports ``routes``; this list is
+what the app mounts.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []
