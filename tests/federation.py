@@ -9,14 +9,17 @@ only when a test calls :meth:`Fediverse.settle`, one step at a time.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
 from starlette.applications import Starlette
 
+from activitypub.signatures import sign_request, sign_request_rfc9421
 from fedisora.accounts.service import create_account, ensure_instance_actor
 from fedisora.app import create_app
 from fedisora.db.migrate import upgrade
@@ -49,6 +52,83 @@ class RoutingTransport(httpx.AsyncBaseTransport):
         return [r for r in self.requests if r.method == "POST" and r.url.host == host]
 
 
+class StaticPeer:
+    """A fake remote server: fixed JSON documents for one host, and a record of what it got.
+
+    ``documents`` maps a full URL (``https://host/path``, query included when
+    there is one) to a JSON document, or to an int: an HTTP status answered with
+    a small JSON error body (``410`` for a gone actor).  Every POST is recorded in
+    ``received`` and answered 202; any other unknown URL is a 404.  Register it
+    with :meth:`Fediverse.add_documents`.
+    """
+
+    def __init__(self, host: str, documents: Mapping[str, Any] | None = None) -> None:
+        self.host = host
+        self.documents: dict[str, Any] = dict(documents or {})
+        self.received: list[tuple[str, dict[str, str], bytes]] = []
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+
+    def serve(self, url: str, document: Any) -> None:
+        self.documents[url] = document
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = scope.get("query_string", b"").decode("latin-1")
+        url = f"https://{self.host}{scope['path']}" + (f"?{query}" if query else "")
+        self.requests.append((scope["method"], url, headers))
+        body = bytearray()
+        while True:
+            message = await receive()
+            body.extend(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        status, content_type, payload = 404, "application/json", b'{"error": "Record not found"}'
+        if scope["method"] == "POST":
+            self.received.append((url, headers, bytes(body)))
+            status, payload = 202, b""
+        elif url in self.documents:
+            document = self.documents[url]
+            if isinstance(document, int):
+                status, payload = document, b'{"error": "gone"}' if document == 410 else b"{}"
+            else:
+                status, content_type = 200, "application/activity+json"
+                payload = json.dumps(document).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+    def posted_activities(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for _, _, body in self.received if body]
+
+
+async def signed_post(
+    client: httpx.AsyncClient,
+    url: str,
+    activity: Any,
+    key_id: str,
+    private_key_pem: str,
+    *,
+    now: Any = None,
+    content_type: str = "application/activity+json",
+    rfc9421: bool = False,
+    send_body: bytes | None = None,
+) -> httpx.Response:
+    """POST ``activity`` (a JSON value, or raw bytes) to ``url`` signed as a peer would sign it.
+
+    ``now`` backdates or postdates the signature; ``send_body`` sends other bytes
+    than the ones signed (a body tampered with in transit).
+    """
+    body = activity if isinstance(activity, bytes) else json.dumps(activity).encode()
+    headers = {"Content-Type": content_type, "Accept": "application/activity+json"}
+    if rfc9421:
+        signed = sign_request_rfc9421("POST", url, headers, body, key_id, private_key_pem, created=now)
+    else:
+        signed = sign_request("POST", url, headers, body, key_id, private_key_pem, now=now)
+    return await client.post(url, content=body if send_body is None else send_body, headers=signed)
+
+
 @dataclass
 class Instance:
     domain: str
@@ -77,6 +157,7 @@ class Fediverse:
     tmp_path: Path
     transport: RoutingTransport = field(default_factory=RoutingTransport)
     instances: dict[str, Instance] = field(default_factory=dict)
+    peers: dict[str, StaticPeer] = field(default_factory=dict)
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     async def add(self, domain: str, database_url: str | None = None) -> Instance:
@@ -105,6 +186,18 @@ class Fediverse:
         self.transport.add(domain, app)
         self.instances[domain] = instance
         return instance
+
+    def add_documents(self, host: str, documents: Mapping[str, Any] | None = None) -> StaticPeer:
+        """Serve fixed JSON ``documents`` (URL → document or status) for ``host`` (see :class:`StaticPeer`).
+
+        Calling it again for the same host adds to that peer's documents.
+        """
+        peer = self.peers.get(host)
+        if peer is None:
+            peer = self.peers[host] = StaticPeer(host)
+            self.transport.apps[host] = httpx.ASGITransport(app=peer, raise_app_exceptions=False)
+        peer.documents.update(documents or {})
+        return peer
 
     async def settle(self, max_steps: int = 500) -> int:
         """Run due jobs on every instance until none is left; returns how many ran."""

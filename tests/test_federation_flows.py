@@ -234,3 +234,24 @@ async def test_discovery_documents(world: Fediverse) -> None:
     assert page["type"] == "OrderedCollectionPage" and page["partOf"] == outbox["id"]
     instance = (await client.get("/actor", headers={"Accept": "application/activity+json"})).json()
     assert instance["type"] == "Application"
+
+
+async def test_rejected_local_follow_stays_rejected_whatever_the_job_order(world: Fediverse) -> None:
+    a = await world.add("a.example")
+    alice = await a.create_account("alice")
+    bob = await a.create_account("bob")
+    async with a.state.sessions() as session:
+        me = await session.get(Actor, alice.id)
+        assert me is not None
+        me.manually_approves_followers = True
+        await session.commit()
+    async with a.state.sessions() as session:
+        await follows.follow(session, a.state, await session.get(Actor, bob.id), await session.get(Actor, alice.id))  # type: ignore[arg-type]
+        await session.commit()
+    # alice rejects before the queued Follow job has run
+    async with a.state.sessions() as session:
+        (record, _), = await follows.pending_requests(session, await session.get(Actor, alice.id))  # type: ignore[arg-type]
+        await follows.reject(session, a.state, record)
+        await session.commit()
+    await world.settle()
+    assert await follow_state(a, bob.uri, alice.uri) is None

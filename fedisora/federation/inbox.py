@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from activitypub.extract import has_type, id_of, same_origin
+from activitypub.extract import has_type, id_of, ids_of, same_origin
 from activitypub.signatures import SignatureError, parse_signature, verify_signature
 
 from ..db.ids import new_id
@@ -69,8 +69,9 @@ def parse_activity(request: Request, body: bytes) -> dict[str, Any]:
         object_id = id_of(obj.get("id"))
         if not object_id or not same_origin(object_id, actor):
             raise APIError(400, f"object {object_id} is not on its actor's server")
-        author = id_of(obj.get("attributedTo"))
-        if author is not None and author != actor and not has_type(obj, "Person", "Service", "Application", "Group", "Organization"):
+        # A list is allowed when it names the actor (PeerTube: [channel Group, account Person]).
+        authors = ids_of(obj.get("attributedTo"))
+        if authors and actor not in authors and not has_type(obj, "Person", "Service", "Application", "Group", "Organization"):
             raise APIError(400, "the object's attributedTo is not the activity's actor")
     return activity
 

@@ -52,6 +52,8 @@ async def process_inbox(ctx: JobContext, state: AppState) -> None:
         if record.state == ActivityState.PROCESSED.value and not record.local:
             return
         activity = record.raw
+        # Read now: after a rollback the row is expired and loading it again would need IO here.
+        record_id, record_uri = record.id, record.uri
         kind = next((t for t in sorted(types_of(activity)) if t in HANDLERS), None)
         try:
             if kind is None:
@@ -60,14 +62,14 @@ async def process_inbox(ctx: JobContext, state: AppState) -> None:
             await HANDLERS[kind](session, state, actor, activity)
         except Ignored as exc:
             await session.rollback()
-            log.info("activity %s ignored: %s", record.uri, exc)
-            await _finish(state, record.id, ActivityState.PROCESSED, f"ignored: {exc}")
+            log.info("activity %s ignored: %s", record_uri, exc)
+            await _finish(state, record_id, ActivityState.PROCESSED, f"ignored: {exc}")
             return
         except RemoteError as exc:
             await session.rollback()
             if ctx.job.attempts < REMOTE_RETRIES:
                 raise RetryLater(REMOTE_RETRY_SECONDS * ctx.job.attempts, str(exc)) from exc
-            await _finish(state, record.id, ActivityState.FAILED, str(exc))
+            await _finish(state, record_id, ActivityState.FAILED, str(exc))
             raise PermanentError(str(exc)) from exc
         if not record.local:
             record.state = ActivityState.PROCESSED.value

@@ -20,6 +20,10 @@ async def on_follow(session: AsyncSession, state: AppState, actor: Actor, activi
     if target is None:
         raise Ignored("Follow of an actor that is not ours")
     record = await follows.find_follow(session, actor, target)
+    if record is None and actor.local:
+        # A local follow's row is made by the follow service; gone now means it was
+        # withdrawn or rejected before this job ran.  Never bring it back.
+        raise Ignored("local follow no longer exists")
     if record is None:
         record = Follow(uri=id_of(activity.get("id")), follower_id=actor.id, target_id=target.id)
         session.add(record)

@@ -23,7 +23,7 @@ async def on_like(session: AsyncSession, state: AppState, actor: Actor, activity
     if status is None or status.deleted_at is not None:
         raise Ignored("Like of a post we do not have")
     exists = await session.exec(select(Like).where(Like.actor_id == actor.id, Like.status_id == status.id))
-    if exists.first() is None:
+    if exists.first() is None and not actor.local:  # local likes are made by the service
         session.add(Like(uri=id_of(activity.get("id")), actor_id=actor.id, status_id=status.id))
 
 
@@ -69,6 +69,8 @@ async def on_block(session: AsyncSession, state: AppState, actor: Actor, activit
         raise Ignored("Block of an actor that is not ours")
     exists = await session.exec(select(Block).where(Block.actor_id == actor.id, Block.target_id == target.id))
     if exists.first() is None:
+        if actor.local:
+            raise Ignored("local block no longer exists")  # unblocked before this job ran
         session.add(Block(uri=id_of(activity.get("id")), actor_id=actor.id, target_id=target.id))
     # A block ends following in both directions.
     await session.exec(
