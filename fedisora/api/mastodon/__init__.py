@@ -8,4 +8,8 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-routes: list[BaseRoute] = []
+from . import instance
+
+routes: list[BaseRoute] = [
+    *instance.routes,
+]
