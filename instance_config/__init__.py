@@ -12,7 +12,7 @@ from .loader import (
     load_config,
     parse_config,
 )
-from .schema import Config, is_loopback_domain, split_host_port
+from .schema import Config, domain_covers, is_loopback_domain, parent_domains, split_host_port
 from .template import EXAMPLE_PATH, example_text, render_config
 
 __all__ = [
@@ -22,9 +22,11 @@ __all__ = [
     "Config",
     "ConfigError",
     "default_config_path",
+    "domain_covers",
     "example_text",
     "is_loopback_domain",
     "load_config",
+    "parent_domains",
     "parse_config",
     "render_config",
     "split_host_port",

@@ -146,6 +146,19 @@ class FederationSection(Section):
     dev: bool = Field(default=False, description="allow http:// and loopback peers")
 
 
+def parent_domains(host: str) -> list[str]:
+    """``host`` itself and every domain above it: ``a.b.example:8443`` → itself, a.b.example, b.example, example."""
+    name = split_host_port(host.lower())[0]
+    labels = name.split(".")
+    return list(dict.fromkeys([host.lower(), *(".".join(labels[i:]) for i in range(len(labels)))]))
+
+
+def domain_covers(host: str, domains: list[str]) -> bool:
+    """Whether ``host`` (with or without a port) is one of ``domains`` or a subdomain of one."""
+    listed = set(domains)
+    return any(candidate in listed for candidate in parent_domains(host))
+
+
 class ModerationSection(Section):
     blocked_domains: list[str] = Field(default_factory=list)
     limited_domains: list[str] = Field(default_factory=list)
@@ -159,6 +172,13 @@ class ModerationSection(Section):
             if not domain or "/" in domain or " " in domain:
                 raise ValueError(f"bare domain names such as 'spam.example', got {domain!r}")
         return cleaned
+
+    def is_blocked(self, host: str) -> bool:
+        """Blocking a domain blocks its subdomains too."""
+        return domain_covers(host, self.blocked_domains)
+
+    def is_limited(self, host: str) -> bool:
+        return domain_covers(host, self.limited_domains)
 
 
 class GenerationSection(Section):

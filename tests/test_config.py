@@ -145,3 +145,20 @@ def test_production_render_is_https_and_not_dev() -> None:
 )
 def test_loopback_domains(domain: str, loopback: bool) -> None:
     assert is_loopback_domain(domain) is loopback
+
+
+@pytest.mark.parametrize(
+    ("host", "blocked"),
+    [
+        ("spam.example", True),
+        ("SPAM.example", True),
+        ("a.b.spam.example:8443", True),
+        ("notspam.example", False),
+        ("spam.example.org", False),
+        ("ok.example", False),
+    ],
+)
+def test_blocking_a_domain_blocks_its_subdomains(host: str, blocked: bool) -> None:
+    config = parse_config(MINIMAL + "[moderation]\nblocked_domains = ['Spam.example']\n", env={})
+    assert config.moderation.is_blocked(host) is blocked
+    assert config.moderation.is_limited(host) is False

@@ -17,7 +17,6 @@ from activitypub.extract import datetime_of
 from instance_config import Config
 
 from ..db.models import Actor, ActorType, Block, Follow, FollowState, Status, User, Visibility
-from ..federation.delivery import is_blocked_host
 from ..html import html_to_text
 from .common import acct, entity_id, iso, iso_date, missing_avatar_url, missing_header_url
 
@@ -147,7 +146,7 @@ async def account(
     # `moved_to_uri` to an Account is left for the Move work.
     if suspended:
         entity["suspended"] = True
-    elif not actor.local and is_blocked_host(actor.domain, config.moderation.limited_domains):
+    elif not actor.local and config.moderation.is_limited(actor.domain):
         entity["limited"] = True
     if actor.local:
         entity["noindex"] = False  # not stored: the user's "hide from search engines" preference

@@ -19,7 +19,6 @@ from instance_config import Config
 
 from .. import SOFTWARE_NAME, __version__
 from ..db.models import Actor, Domain, Status, User, utcnow
-from ..federation.delivery import is_blocked_host
 from ..processing.posts import MAX_CHARS
 from ..stats import usage
 from .accounts import account
@@ -113,7 +112,7 @@ async def peers(session: AsyncSession, config: Config) -> list[str]:
     """The other servers we know, except the ones we block."""
     query = select(Domain.domain).where(Domain.local.is_(False), Domain.blocked.is_(False))  # type: ignore[attr-defined]
     rows = await session.exec(query.order_by(Domain.domain))
-    return [d for d in rows.all() if not is_blocked_host(d, config.moderation.blocked_domains)]
+    return [d for d in rows.all() if not config.moderation.is_blocked(d)]
 
 
 def _registrations_enabled(config: Config) -> bool:

@@ -36,30 +36,19 @@ from activitypub.client import FetchError, PostResult
 from activitypub.delivery import Outcome, classify_with_reason, next_attempt
 from activitypub.signatures import HTTPSignatureAuth
 
+from instance_config import parent_domains
+
 from ..db.models import Activity, Actor, Domain, Job, JobState, Key, KeyAlgorithm, KeyPurpose, utcnow
 from ..jobs.runner import JobContext, PermanentError, RetryLater
 from ..state import AppState
 from .outbox import DELIVER
 
-__all__ = ["deliver", "is_blocked_host"]
+__all__ = ["deliver"]
 
 log = logging.getLogger(__name__)
 
 _domains: sa.Table = Domain.__table__  # type: ignore[attr-defined]
 _jobs: sa.Table = Job.__table__  # type: ignore[attr-defined]
-
-
-def _host_candidates(host: str) -> list[str]:
-    """``host`` and every parent domain (without port): blocking a domain blocks its subdomains."""
-    name = host.lower().rsplit(":", 1)[0] if host.count(":") == 1 else host.lower()
-    labels = name.split(".")
-    return list(dict.fromkeys([host.lower(), *(".".join(labels[i:]) for i in range(len(labels)))]))
-
-
-def is_blocked_host(host: str, blocked_domains: list[str]) -> bool:
-    """Whether the config's ``moderation.blocked_domains`` covers ``host`` (or a parent of it)."""
-    blocked = set(blocked_domains)
-    return any(candidate in blocked for candidate in _host_candidates(host))
 
 
 async def deliver(ctx: JobContext, state: AppState) -> None:
@@ -72,7 +61,7 @@ async def deliver(ctx: JobContext, state: AppState) -> None:
     inbox = str(payload["inbox"])
     host = str(payload.get("host") or _host_of(inbox)).lower()
 
-    if is_blocked_host(host, state.config.moderation.blocked_domains):
+    if state.config.moderation.is_blocked(host):
         log.info("job %s: not delivering to %s: domain blocked by config", ctx.job.id, inbox)
         return
 
@@ -83,7 +72,7 @@ async def deliver(ctx: JobContext, state: AppState) -> None:
         blocked = (
             await session.exec(
                 select(Domain.domain).where(
-                    Domain.domain.in_(_host_candidates(host)),  # type: ignore[attr-defined]
+                    Domain.domain.in_(parent_domains(host)),  # type: ignore[attr-defined]
                     Domain.blocked == True,  # noqa: E712
                 )
             )

@@ -144,7 +144,7 @@ async def receive(request: Request, state: AppState) -> Response:
     body = await read_body(request, state.config.federation.max_body_bytes)
     activity = parse_activity(request, body)
     host = host_of(str(id_of(activity.get("actor"))))
-    if any(host.split(":")[0] == d or host.endswith("." + d) for d in state.config.moderation.blocked_domains):
+    if state.config.moderation.is_blocked(host):
         raise APIError(403, f"{host} is blocked by this instance")
     async with state.sessions() as session:
         verified = await authenticate(request, session, state, activity, body)

@@ -72,7 +72,7 @@ async def fetch(session: AsyncSession, state: AppState, url: str) -> FetchedDocu
     host = _host(url)
     if host == state.config.instance.domain:
         raise RemoteError(f"{url} is local; it is never fetched over HTTP")
-    if _blocked(state, host):
+    if state.config.moderation.is_blocked(host):
         raise RemoteError(f"{host} is blocked by this instance")
     instance = await ensure_instance_actor(session, state.config)
     key = await signing_key(session, instance)
@@ -81,11 +81,6 @@ async def fetch(session: AsyncSession, state: AppState, url: str) -> FetchedDocu
         return await state.client.fetch_document(url, auth=HTTPSignatureAuth(key.key_id, key.private_key_pem))
     except FetchError as exc:
         raise RemoteError(f"fetching {url} failed: {exc}") from exc
-
-
-def _blocked(state: AppState, host: str) -> bool:
-    bare = host.split(":")[0]
-    return any(bare == d or bare.endswith("." + d) for d in state.config.moderation.blocked_domains)
 
 
 def _actor_fields(doc: dict[str, Any], served_by: str) -> dict[str, Any]:
