@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from activitypub.extract import has_type, id_of, ids_of, same_origin
+from activitypub.client import GoneError, NotFoundError
 from activitypub.signatures import SignatureError, parse_signature, verify_signature
 
 from ..db.ids import new_id
@@ -26,7 +27,7 @@ from ..errors import APIError
 from ..jobs import queue
 from ..state import AppState
 from .outbox import PROCESS_INBOX, host_of
-from .remote import RemoteError, find_key
+from .remote import RemoteError, fetch, find_key
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +114,38 @@ async def authenticate(
                 key, owner = await find_key(session, state, parsed.key_id, refresh=True)
             except RemoteError as fetch_error:
                 raise APIError(401, f"signature does not verify: {fetch_error}") from None
-    if owner.uri != actor:
+    if owner.uri != actor and not await confirmed_at_origin(session, state, activity):
         raise APIError(401, f"signed by {owner.uri}, but the activity's actor is {actor}")
-    return owner.uri
+    return str(actor)
+
+
+async def confirmed_at_origin(session: AsyncSession, state: AppState, activity: dict[str, Any]) -> bool:
+    """Accept an activity forwarded or relayed by someone else when its origin confirms it.
+
+    For a Create/Update the object is fetched from its own server and replaces
+    the copy we were sent (so nothing the forwarder changed survives); a Delete
+    is confirmed when the object's server answers 404/410.
+    """
+    actor = id_of(activity.get("actor"))
+    object_id = id_of(activity.get("object"))
+    if not actor or not object_id or not same_origin(object_id, actor):
+        return False
+    if has_type(activity, *AUTHORED_ACTIVITIES):
+        try:
+            fetched = await fetch(session, state, object_id)
+        except RemoteError:
+            return False
+        obj = fetched.data
+        if id_of(obj.get("id")) != object_id or actor not in ids_of(obj.get("attributedTo")):
+            return False
+        activity["object"] = obj
+        return True
+    if has_type(activity, "Delete"):
+        try:
+            await fetch(session, state, object_id)
+        except RemoteError as exc:
+            return isinstance(exc.__cause__, (GoneError, NotFoundError))
+    return False
 
 
 async def store(session: AsyncSession, activity: dict[str, Any]) -> int | None:
