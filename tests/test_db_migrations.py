@@ -25,6 +25,9 @@ EXPECTED_TABLES = {
     "activities",
     "media_attachments",
     "jobs",
+    "oauth_applications",
+    "oauth_authorization_codes",
+    "oauth_tokens",
 }
 
 
@@ -50,7 +53,7 @@ async def _schema_diff(url: str) -> list[object]:
         await engine.dispose()
 
 
-ALL_REVISIONS = ["0001", "0002"]  # extend with every new migration
+ALL_REVISIONS = ["0001", "0002", "0003", "0004"]  # extend with every new migration
 
 
 def test_head_revision_is_the_newest() -> None:

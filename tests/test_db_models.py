@@ -50,6 +50,9 @@ def test_metadata_has_all_tables_with_named_constraints() -> None:
         "domains", "actors", "users", "keys", "follows",
         "statuses", "activities", "media_attachments", "jobs",
         "likes", "blocks", "mentions",
+        "oauth_applications", "oauth_authorization_codes", "oauth_tokens",
+        "notifications", "bookmarks", "mutes", "markers", "status_edits",
+        "status_tags", "idempotency_keys",
     }  # fmt: skip
     for table in metadata.tables.values():
         for constraint in table.constraints:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from . import instance
+from . import apps, instance, oauth
 
 routes: list[BaseRoute] = [
     *instance.routes,
+    *apps.routes,
+    *oauth.routes,
 ]

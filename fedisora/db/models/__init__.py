@@ -13,10 +13,21 @@ from fedisora.db.models.actors import (
     username_key,
 )
 from fedisora.db.models.base import NAMING_CONVENTION, Base, UTCDateTime, metadata, utcnow
+from fedisora.db.models.client import (
+    Bookmark,
+    IdempotencyKey,
+    Marker,
+    Mute,
+    Notification,
+    NotificationType,
+    StatusEdit,
+    StatusTag,
+)
 from fedisora.db.models.follows import Follow, FollowState
 from fedisora.db.models.interactions import Block, Like, Mention
 from fedisora.db.models.jobs import FINISHED_JOB_STATES, Job, JobState
 from fedisora.db.models.media import MediaAttachment, MediaState, MediaType
+from fedisora.db.models.oauth import OAuthApplication, OAuthAuthorizationCode, OAuthToken
 from fedisora.db.models.statuses import Status, Visibility
 
 __all__ = [
@@ -34,6 +45,14 @@ __all__ = [
     "KeyPurpose",
     "username_key",
     "Follow",
+    "Notification",
+    "NotificationType",
+    "Bookmark",
+    "Mute",
+    "Marker",
+    "StatusEdit",
+    "StatusTag",
+    "IdempotencyKey",
     "Like",
     "Block",
     "Mention",
@@ -48,4 +67,7 @@ __all__ = [
     "Job",
     "JobState",
     "FINISHED_JOB_STATES",
+    "OAuthApplication",
+    "OAuthAuthorizationCode",
+    "OAuthToken",
 ]

@@ -1,0 +1,72 @@
+"""Checking a person's username (or e-mail address) and password, for the authorize form
+and the password grant."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+import sqlalchemy as sa
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..accounts.passwords import hash_password, verify_password
+from ..accounts.service import Account, find_account
+from ..db.models import Actor, User, utcnow
+
+BAD_CREDENTIALS = "Invalid username, e-mail address or password."
+
+
+class LoginFailed(Exception):
+    """The credentials do not open an account; ``message`` is safe to show."""
+
+    def __init__(self, message: str = BAD_CREDENTIALS) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when there is no account, so timing does not tell."""
+    return hash_password("fedisora-no-such-account")
+
+
+async def _find(session: AsyncSession, identifier: str) -> Account | None:
+    identifier = identifier.strip().removeprefix("@")
+    if not identifier:
+        return None
+    if "@" in identifier:
+        query = (
+            select(Actor, User)
+            .join(User, User.actor_id == Actor.id)  # type: ignore[arg-type]
+            .where(sa.func.lower(User.email) == identifier.lower())
+        )
+        row = (await session.exec(query)).first()
+        if row is not None:
+            return Account(actor=row[0], user=row[1])
+        # "alice@our.domain" names a local account too
+        identifier = identifier.split("@", 1)[0]
+    return await find_account(session, identifier)
+
+
+async def check_login(session: AsyncSession, identifier: str | None, password: str | None) -> Account:
+    """The account these credentials open, or :class:`LoginFailed`.
+
+    Accepts the username or the e-mail address; the Argon2 check runs in a
+    thread so the event loop keeps serving.  Records ``last_login_at`` (the
+    caller commits).
+    """
+    if not identifier or not password:
+        raise LoginFailed()
+    account = await _find(session, identifier)
+    stored = account.user.password_hash if account is not None else None
+    ok = await asyncio.to_thread(verify_password, stored or _dummy_hash(), password)
+    if account is None or not stored or not ok:
+        raise LoginFailed()
+    if account.actor.suspended_at is not None or account.actor.deleted_at is not None:
+        raise LoginFailed("This account is suspended.")
+    if not account.user.approved:
+        raise LoginFailed("Your account is pending approval.")
+    account.user.last_login_at = utcnow()
+    session.add(account.user)
+    return account
