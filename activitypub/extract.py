@@ -313,6 +313,26 @@ def host_of(uri: Any) -> str | None:
     return host.lower()
 
 
+def domain_of(uri: Any) -> str | None:
+    """The instance domain of an http(s) URI as handles write it: ``host`` or ``host:port``.
+
+    A port is kept unless it is the scheme's default, so two servers on one
+    host (``localhost:8001`` and ``localhost:8002``) stay two domains.
+    """
+    host = host_of(uri)
+    if host is None:
+        return None
+    parts = urlsplit(uri.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    default = 443 if parts.scheme.lower() == "https" else 80
+    if ":" in host:
+        host = f"[{host}]"
+    return host if port in (None, default) else f"{host}:{port}"
+
+
 def _origin(uri: Any) -> tuple[str, str, int] | None:
     if not isinstance(uri, str):
         return None

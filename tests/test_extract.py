@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -267,3 +268,22 @@ def test_dig_and_shared_inbox() -> None:
     assert shared_inbox_of({"sharedInbox": "https://b.example/inbox"}) == "https://b.example/inbox"
     assert shared_inbox_of({"endpoints": "https://c.example/endpoints"}) is None
     assert shared_inbox_of({"endpoints": {"sharedInbox": 7}}) is None
+
+
+@pytest.mark.parametrize(
+    ("uri", "domain"),
+    [
+        ("https://Mastodon.Social/users/a", "mastodon.social"),
+        ("https://example.org:443/x", "example.org"),
+        ("http://localhost:8001/users/a", "localhost:8001"),
+        ("https://example.org:8443/", "example.org:8443"),
+        ("http://[::1]:8000/x", "[::1]:8000"),
+        ("ftp://example.org/x", None),
+        ("https://example.org:99999/", None),
+        (42, None),
+    ],
+)
+def test_domain_of_keeps_non_default_ports(uri: object, domain: str | None) -> None:
+    from activitypub.extract import domain_of
+
+    assert domain_of(uri) == domain

@@ -15,6 +15,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub.delivery import collapse_inboxes
+from activitypub.extract import domain_of
 
 from ..db.models import Activity, ActivityState, Actor, Follow, FollowState, Job, JobState
 from ..jobs import queue
@@ -35,7 +36,8 @@ async def follower_actors(session: AsyncSession, actor: Actor) -> list[Actor]:
 
 
 def host_of(url: str) -> str:
-    return url.split("://", 1)[-1].split("/", 1)[0].lower()
+    """The domain deliveries to ``url`` are grouped and limited by (``host[:port]``)."""
+    return domain_of(url) or url
 
 
 async def publish(

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub import webfinger
 from activitypub.client import FetchedDocument, FetchError
-from activitypub.extract import as_list, bool_of, host_of, id_of, ids_of, same_origin, str_of, text_of, types_of, url_of
+from activitypub.extract import as_list, bool_of, domain_of, id_of, ids_of, same_origin, str_of, text_of, types_of, url_of
 from activitypub.signatures import HTTPSignatureAuth
 
 from ..accounts.service import ensure_instance_actor
@@ -37,7 +37,7 @@ class RemoteError(Exception):
 
 
 def _host(uri: str) -> str:
-    return (host_of(uri) or "").lower()
+    return domain_of(uri) or ""
 
 
 async def ensure_domain(session: AsyncSession, host: str) -> None:
