@@ -12,14 +12,18 @@ from collections.abc import AsyncIterator
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute
 
 from instance_config import Config
 
 from .api import activitypub, health, mastodon, webfinger, wellknown
+from .api.ratelimit import RateLimitMiddleware
 from .db.migrate import ensure_current
 from .errors import EXCEPTION_HANDLERS
 from .state import AppState
+from .web import media as media_files
 from .web import pages, profiles
 from .workers import Workers
 
@@ -35,6 +39,7 @@ def all_routes() -> list[BaseRoute]:
         *mastodon.routes,
         *pages.routes,
         *profiles.routes,
+        *media_files.routes,
     ]
 
 
@@ -69,4 +74,15 @@ def create_app(
         routes=all_routes(),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
+        middleware=[
+            # Browser apps (Elk, Phanpy) call the API from other origins, with tokens in headers.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["*"],
+                allow_methods=["*"],
+                allow_headers=["*"],
+                expose_headers=["Link", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
+            ),
+            Middleware(RateLimitMiddleware),
+        ],
     )

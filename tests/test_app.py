@@ -146,3 +146,17 @@ async def test_app_refuses_a_database_that_is_behind(tmp_path: Path, database_ur
     with pytest.raises(DatabaseNotCurrent):
         async with app_client(create_app(config)):
             pass
+
+
+async def test_cors_for_browser_apps(client: httpx.AsyncClient) -> None:
+    preflight = await client.options(
+        "/api/v1/timelines/home",
+        headers={"Origin": "https://elk.zone", "Access-Control-Request-Method": "GET",
+                 "Access-Control-Request-Headers": "authorization"},
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    error = await client.get("/api/v1/timelines/home", headers={"Origin": "https://elk.zone"})
+    assert error.status_code == 401
+    assert error.headers["access-control-allow-origin"] == "*"

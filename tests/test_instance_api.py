@@ -193,9 +193,9 @@ async def test_cors_preflight(client: httpx.AsyncClient) -> None:
         headers={"Origin": "https://elk.zone", "Access-Control-Request-Method": "GET",
                  "Access-Control-Request-Headers": "authorization"},
     )
-    assert response.status_code == 204
+    assert response.status_code in (200, 204)
     assert response.headers["access-control-allow-origin"] == "*"
-    assert response.headers["access-control-allow-headers"] == "authorization"
+    assert "authorization" in response.headers["access-control-allow-headers"].lower()
     assert "GET" in response.headers["access-control-allow-methods"]
 
 

@@ -19,6 +19,8 @@ from .errors import CLIError
 
 log = logging.getLogger(__name__)
 
+STOP_GRACE_SECONDS = 10
+
 
 def _check_database(url: str, config_path: object) -> None:
     try:
@@ -53,6 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         server_header=False,
         lifespan="on",
+        timeout_graceful_shutdown=STOP_GRACE_SECONDS,  # open streams must not hold a stop forever
     )
     return 0
 

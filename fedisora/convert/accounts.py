@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from activitypub.extract import datetime_of
 from instance_config import Config
 
-from ..db.models import Actor, ActorType, Block, Follow, FollowState, Status, User, Visibility
+from ..db.models import Actor, ActorType, Block, Follow, FollowState, Mute, Status, User, Visibility, utcnow
 from ..html import html_to_text
 from .common import acct, entity_id, iso, iso_date, missing_avatar_url, missing_header_url
 
@@ -224,6 +224,15 @@ async def relationship(session: AsyncSession, viewer: Actor, target: Actor) -> d
             )
         )
     ).all()
+    muted = (
+        await session.exec(
+            select(Mute).where(
+                Mute.actor_id == viewer.id,
+                Mute.target_id == target.id,
+                sa.or_(Mute.expires_at.is_(None), Mute.expires_at > utcnow()),  # type: ignore[union-attr,operator]
+            )
+        )
+    ).first()
     following = out is not None and out.state == FollowState.ACCEPTED.value
     requested = out is not None and out.state == FollowState.PENDING.value
     return {
@@ -235,8 +244,8 @@ async def relationship(session: AsyncSession, viewer: Actor, target: Actor) -> d
         "followed_by": back is not None and back.state == FollowState.ACCEPTED.value,
         "blocking": any(b.actor_id == viewer.id for b in blocks),
         "blocked_by": any(b.actor_id == target.id for b in blocks),
-        "muting": False,  # not stored: mutes
-        "muting_notifications": False,
+        "muting": muted is not None,
+        "muting_notifications": muted is not None and muted.notifications,
         "requested": requested,
         "requested_by": back is not None and back.state == FollowState.PENDING.value,
         "domain_blocking": False,  # not stored: per-user domain blocks

@@ -78,7 +78,7 @@ def thumbnail_url(config: Config) -> str:
 
 
 def streaming_url(config: Config) -> str:
-    """``wss://host`` (``ws://`` on an http instance).  No streaming API answers there yet."""
+    """``wss://host`` (``ws://`` on an http instance).  The streaming API (WebSocket and server-sent events) answers there."""
     scheme, _, rest = config.base_url.partition("://")
     return ("wss" if scheme == "https" else "ws") + "://" + rest
 

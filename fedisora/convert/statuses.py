@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from activitypub.extract import as_list, id_of, types_of
 from instance_config import Config
 
-from ..db.models import Actor, Like, MediaAttachment, MediaState, Mention, Status, Visibility
+from ..db.models import Actor, Bookmark, Like, MediaAttachment, MediaState, Mention, Status, Visibility
 from ..html import find_hashtags, html_to_text
 from .accounts import AccountCache, account, mention
 from .common import entity_id, iso, iso_or_none, media_url, tag_url
@@ -249,7 +249,11 @@ async def _status(
             )
         ).first() is not None
         entity["muted"] = False  # not stored: muted conversations
-        entity["bookmarked"] = False  # not stored: bookmarks
+        entity["bookmarked"] = (
+            await session.exec(
+                select(Bookmark.id).where(Bookmark.status_id == row.id, Bookmark.actor_id == viewer.id)
+            )
+        ).first() is not None
         entity["filtered"] = []  # not stored: filters
         if viewer.id == row.actor_id and reblog is None and row.visibility in PINNABLE:
             entity["pinned"] = False  # not stored: pinned posts

@@ -9,9 +9,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub import vocab
 
-from ..db.models import Actor, Block, Follow, FollowState
+from ..db.models import Actor, Block, Follow, FollowState, NotificationType
 from ..federation.documents import new_activity_uri
 from ..federation.outbox import publish
+from ..notify import withdraw
 from ..state import AppState
 from .errors import ActionError
 
@@ -63,6 +64,8 @@ async def unfollow(session: AsyncSession, state: AppState, follower: Actor, targ
     )
     await session.delete(existing)
     await session.flush()
+    for kind in (NotificationType.FOLLOW, NotificationType.FOLLOW_REQUEST):
+        await withdraw(session, recipient=target, type=kind, from_actor=follower)
     await publish(session, undo, actor=follower, recipients=[target])
     return True
 
@@ -74,6 +77,7 @@ async def accept(session: AsyncSession, state: AppState, record: Follow) -> None
     assert follower is not None and target is not None and target.local
     record.state = FollowState.ACCEPTED.value
     await session.flush()
+    await withdraw(session, recipient=target, type=NotificationType.FOLLOW_REQUEST, from_actor=follower)
     document = vocab.accept(
         id=new_activity_uri(state.config), actor=target.uri, object=follow_document(_with_uri(record, state), follower, target)
     )
@@ -90,6 +94,8 @@ async def reject(session: AsyncSession, state: AppState, record: Follow) -> None
     )
     await session.delete(record)
     await session.flush()
+    for kind in (NotificationType.FOLLOW, NotificationType.FOLLOW_REQUEST):
+        await withdraw(session, recipient=target, type=kind, from_actor=follower)
     await publish(session, document, actor=target, recipients=[follower])
 
 

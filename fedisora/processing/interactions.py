@@ -9,12 +9,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from activitypub import vocab
 from activitypub.addressing import PUBLIC
 
-from ..db.models import Actor, Block, Like, Status, Visibility
+from ..db.models import Actor, Block, Like, NotificationType, Status, Visibility
 from ..federation.documents import new_activity_uri
 from ..federation.handlers.common import Ignored
 from ..federation.handlers.interactions import fetch_post
 from ..federation.outbox import publish
 from ..federation.remote import RemoteError
+from ..notify import notify, withdraw
 from ..state import AppState
 from .errors import ActionError
 from .follows import find_follow
@@ -55,6 +56,7 @@ async def like(session: AsyncSession, state: AppState, actor: Actor, status: Sta
     assert record.uri is not None
     author = await _author(session, status)
     await publish(session, vocab.like(id=record.uri, actor=actor.uri, object=status.uri), actor=actor, recipients=[author])
+    await notify(session, recipient=author, type=NotificationType.FAVOURITE, from_actor=actor, status=status)
     return record
 
 
@@ -67,6 +69,7 @@ async def unlike(session: AsyncSession, state: AppState, actor: Actor, status: S
     await session.flush()
     undo = vocab.undo(id=new_activity_uri(state.config), actor=actor.uri, object=inner)
     await publish(session, undo, actor=actor, recipients=[await _author(session, status)])
+    await withdraw(session, recipient=status.actor_id, type=NotificationType.FAVOURITE, from_actor=actor, status=status)
     return True
 
 
@@ -93,6 +96,7 @@ async def boost(session: AsyncSession, state: AppState, actor: Actor, status: St
     await session.flush()
     author = await _author(session, status)
     await publish(session, _boost_document(record, actor, status), actor=actor, recipients=[author], to_followers=True)
+    await notify(session, recipient=author, type=NotificationType.REBLOG, from_actor=actor, status=status)
     return record
 
 
@@ -105,6 +109,7 @@ async def unboost(session: AsyncSession, state: AppState, actor: Actor, status: 
     await session.flush()
     undo = vocab.undo(id=new_activity_uri(state.config), actor=actor.uri, object=inner, to=inner["to"], cc=inner["cc"])
     await publish(session, undo, actor=actor, recipients=[await _author(session, status)], to_followers=True)
+    await withdraw(session, recipient=status.actor_id, type=NotificationType.REBLOG, from_actor=actor, status=status)
     return True
 
 

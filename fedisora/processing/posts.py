@@ -21,8 +21,10 @@ from ..federation.handlers.posts import mark_deleted
 from ..federation.outbox import publish
 from ..federation.remote import RemoteError, resolve_handle
 from ..html import find_mentions, render_text
+from ..notify import notify_boosters_of_edit, notify_mentions
 from ..state import AppState
 from .errors import ActionError
+from .history import hashtags_of_text, record_edit, record_tags, snapshot
 
 MAX_CHARS = 5000
 MAX_MENTIONS = 50
@@ -107,23 +109,29 @@ async def create_post(
     for actor in {a.id: a for a in mentions.values()}.values():
         session.add(Mention(status_id=status.id, actor_id=actor.id))
     await session.flush()
+    await record_tags(session, status, hashtags_of_text(text))
     note = note_document(state.config, status, author, await mentioned_actors(session, status))
     await _deliver(session, state, author, status, create_document(note))
+    await notify_mentions(session, status, author)
     return status
 
 
 async def edit_post(
-    session: AsyncSession, state: AppState, author: Actor, status: Status, text: str, *, spoiler_text: str | None = None
+    session: AsyncSession, state: AppState, author: Actor, status: Status, text: str, *, spoiler_text: str | None = None,
+    sensitive: bool | None = None,
 ) -> Status:
     if status.actor_id != author.id or status.deleted_at is not None or status.reblog_of_id is not None:
         raise ActionError("you can only edit your own posts", 403)
     _check(text, status.visibility)
     mentions = await _resolve_mentions(session, state, text)
+    before = snapshot(status)
     status.content = _render(state, text, mentions)
     status.source_text = text
     if spoiler_text is not None:
         status.summary = spoiler_text
         status.sensitive = status.sensitive or bool(spoiler_text)
+    if sensitive is not None:
+        status.sensitive = sensitive or bool(status.summary)
     status.edited_at = utcnow()
     existing = {m.actor_id for m in (await session.exec(select(Mention).where(Mention.status_id == status.id))).all()}
     for actor in mentions.values():
@@ -131,9 +139,14 @@ async def edit_post(
             session.add(Mention(status_id=status.id, actor_id=actor.id))
             existing.add(actor.id)
     await session.flush()
+    await record_tags(session, status, hashtags_of_text(text))
+    await record_edit(session, status, before)
     note = note_document(state.config, status, author, await mentioned_actors(session, status))
-    update = vocab.update(id=f"{status.uri}#updates/{int(status.edited_at.timestamp())}", actor=author.uri, object=note)
+    # A fresh id per edit: two edits within one second are two activities.
+    update = vocab.update(id=f"{status.uri}#updates/{new_id()}", actor=author.uri, object=note)
     await _deliver(session, state, author, status, update)
+    await notify_mentions(session, status, author)  # the newly mentioned
+    await notify_boosters_of_edit(session, status, author)
     return status
 
 

@@ -9,9 +9,23 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from . import apps, instance, oauth
+from . import accounts
+from . import follow_requests
+from . import preferences
+from . import statuses, timelines
+from . import notifications, markers, search, streaming
 
 routes: list[BaseRoute] = [
     *instance.routes,
     *apps.routes,
     *oauth.routes,
+    *accounts.routes,
+    *follow_requests.routes,
+    *preferences.routes,
+    *statuses.routes,
+    *timelines.routes,
+    *notifications.routes,
+    *markers.routes,
+    *search.routes,
+    *streaming.routes,
 ]

@@ -9,7 +9,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub.extract import has_type, id_of
 
-from ...db.models import Actor, Follow, FollowState
+from ...db.models import Actor, Follow, FollowState, NotificationType
+from ...notify import notify
 from ...processing import follows
 from ...state import AppState
 from .common import Ignored, embedded_or_stored, local_actor_by_uri
@@ -34,7 +35,9 @@ async def on_follow(session: AsyncSession, state: AppState, actor: Actor, activi
         await follows.reject(session, state, record)
     elif record.state == FollowState.ACCEPTED.value or not target.manually_approves_followers:
         await follows.accept(session, state, record)
-    # else: pending until the target approves it
+        await notify(session, recipient=target, type=NotificationType.FOLLOW, from_actor=actor)
+    else:  # pending until the target approves it
+        await notify(session, recipient=target, type=NotificationType.FOLLOW_REQUEST, from_actor=actor)
 
 
 async def _our_follow(session: AsyncSession, actor: Actor, activity: dict[str, Any]) -> Follow | None:

@@ -11,7 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from activitypub.addressing import visibility_of
 from activitypub.extract import datetime_of, has_type, id_of, same_origin
 
-from ...db.models import Actor, Block, Follow, Like, Status, utcnow
+from ...db.models import Actor, Block, Follow, Like, NotificationType, Status, utcnow
+from ...notify import notify, withdraw, withdraw_boost_notification
 from ...state import AppState
 from ..remote import fetch, get_actor
 from .common import Ignored, embedded_or_stored, local_actor_by_uri, status_by_uri
@@ -25,6 +26,10 @@ async def on_like(session: AsyncSession, state: AppState, actor: Actor, activity
     exists = await session.exec(select(Like).where(Like.actor_id == actor.id, Like.status_id == status.id))
     if exists.first() is None and not actor.local:  # local likes are made by the service
         session.add(Like(uri=id_of(activity.get("id")), actor_id=actor.id, status_id=status.id))
+    if not actor.local:  # a local like notifies when it is made
+        author = await session.get(Actor, status.actor_id)
+        if author is not None:
+            await notify(session, recipient=author, type=NotificationType.FAVOURITE, from_actor=actor, status=status)
 
 
 async def fetch_post(session: AsyncSession, state: AppState, uri: str) -> Status:
@@ -61,6 +66,9 @@ async def on_announce(session: AsyncSession, state: AppState, actor: Actor, acti
             published_at=datetime_of(activity.get("published")) or utcnow(),
         )
     )
+    original_author = await session.get(Actor, original.actor_id)
+    if original_author is not None:
+        await notify(session, recipient=original_author, type=NotificationType.REBLOG, from_actor=actor, status=original)
 
 
 async def on_block(session: AsyncSession, state: AppState, actor: Actor, activity: dict[str, Any]) -> None:
@@ -104,11 +112,16 @@ async def on_undo(session: AsyncSession, state: AppState, actor: Actor, activity
     kind = await _undone_kind(session, inner, inner_id)
     target = id_of(inner.get("object"))
     if kind == "Follow":
-        await _undo_by(session, Follow, Follow.follower_id, actor, inner_id,
-                       Follow.target_id, await local_actor_by_uri(session, target))
+        followed = await local_actor_by_uri(session, target)
+        await _undo_by(session, Follow, Follow.follower_id, actor, inner_id, Follow.target_id, followed)
+        if followed is not None:
+            for notification_type in (NotificationType.FOLLOW, NotificationType.FOLLOW_REQUEST):
+                await withdraw(session, recipient=followed, type=notification_type, from_actor=actor)
     elif kind == "Like":
-        await _undo_by(session, Like, Like.actor_id, actor, inner_id,
-                       Like.status_id, await status_by_uri(session, target))
+        liked = await status_by_uri(session, target)
+        await _undo_by(session, Like, Like.actor_id, actor, inner_id, Like.status_id, liked)
+        if liked is not None:
+            await withdraw(session, recipient=liked.actor_id, type=NotificationType.FAVOURITE, from_actor=actor, status=liked)
     elif kind == "Block":
         await _undo_by(session, Block, Block.actor_id, actor, inner_id,
                        Block.target_id, await local_actor_by_uri(session, target))
@@ -117,6 +130,7 @@ async def on_undo(session: AsyncSession, state: AppState, actor: Actor, activity
         if boost is None or boost.actor_id != actor.id or boost.reblog_of_id is None:
             raise Ignored("Undo of a boost we do not have")
         await session.delete(boost)
+        await withdraw_boost_notification(session, actor, boost.reblog_of_id)
 
 
 async def _undo_by(

@@ -27,6 +27,8 @@ from activitypub.extract import (
 
 from ...db.models import Actor, Follow, MediaAttachment, MediaState, MediaType, Mention, Status, utcnow
 from ...html import sanitize_html
+from ...notify import notify_boosters_of_edit, notify_mentions
+from ...processing.history import hashtags_of_object, record_edit, record_tags, snapshot
 from ...state import AppState
 from ..remote import fetch, get_actor
 from .common import Ignored, local_actor_by_uri, status_by_uri
@@ -151,6 +153,7 @@ async def store_remote_post(session: AsyncSession, actor: Actor, obj: dict[str, 
     session.add(status)
     await session.flush()
     await _store_mentions(session, status, obj)
+    await record_tags(session, status, hashtags_of_object(obj))
     for media in _attachments(obj):
         session.add(MediaAttachment(actor_id=actor.id, status_id=status.id, state=MediaState.READY.value, **media))
     await session.flush()
@@ -161,7 +164,8 @@ async def on_create(session: AsyncSession, state: AppState, actor: Actor, activi
     if actor.local:
         return  # our own post, stored when it was written
     obj = await _object_of(session, state, actor, activity.get("object"))
-    await store_remote_post(session, actor, obj)
+    status = await store_remote_post(session, actor, obj)
+    await notify_mentions(session, status, actor)
 
 
 async def on_update(session: AsyncSession, state: AppState, actor: Actor, activity: dict[str, Any]) -> None:
@@ -178,8 +182,13 @@ async def on_update(session: AsyncSession, state: AppState, actor: Actor, activi
     status = await status_by_uri(session, id_of(obj.get("id")))
     if status is None or status.actor_id != actor.id:
         raise Ignored("Update of a post we do not have, or that is not the actor's")
+    before = snapshot(status)
     _apply(status, obj, actor)
     status.edited_at = datetime_of(obj.get("updated")) or utcnow()
+    await record_tags(session, status, hashtags_of_object(obj))
+    if (status.content, status.summary, status.sensitive) != (before["content"], before["summary"], before["sensitive"]):
+        await record_edit(session, status, before)
+        await notify_boosters_of_edit(session, status, actor)
 
 
 async def on_delete(session: AsyncSession, state: AppState, actor: Actor, activity: dict[str, Any]) -> None:
