@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from activitypub.extract import as_list, id_of, types_of
+from activitypub.extract import as_list, datetime_of, id_of, int_of, text_of, types_of
 from instance_config import Config
 
-from ..db.models import Actor, Bookmark, Like, MediaAttachment, MediaState, Mention, Status, Visibility
+from ..db.models import Actor, Bookmark, Like, MediaAttachment, MediaState, Mention, Status, Visibility, utcnow
 from ..html import find_hashtags, html_to_text
 from .accounts import AccountCache, account, mention
 from .common import entity_id, iso, iso_or_none, media_url, tag_url
@@ -230,7 +230,7 @@ async def _status(
         "tags": [{"name": name, "url": tag_url(config, name)} for name in _tag_names(row)],
         "emojis": [],  # not stored: custom emoji
         "card": None,  # not made: link preview cards
-        "poll": None,  # not stored: polls (remote Questions show as text)
+        "poll": poll(row),
     }
     if source:
         entity["text"] = row.source_text if row.source_text is not None else html_to_text(row.content)
@@ -281,4 +281,34 @@ async def context(
     return {
         "ancestors": [await status(session, config, s, viewer=viewer, cache=cache) for s in ancestors],
         "descendants": [await status(session, config, s, viewer=viewer, cache=cache) for s in descendants],
+    }
+
+
+def poll(status: Status) -> dict[str, Any] | None:
+    """The Poll entity of a remote ``Question``, read from its stored document (read-only:
+    voting is not supported yet, so ``voted`` is false and ``own_votes`` empty)."""
+    raw = status.raw or {}
+    if status.object_type != "Question" or not raw:
+        return None
+    multiple = "anyOf" in raw
+    choices = [c for c in as_list(raw.get("anyOf") if multiple else raw.get("oneOf")) if isinstance(c, dict)]
+    if not choices:
+        return None
+    options = []
+    for choice in choices:
+        replies = choice.get("replies") if isinstance(choice.get("replies"), dict) else {}
+        options.append({"title": text_of(choice, "name") or "", "votes_count": int_of(replies.get("totalItems"))})
+    ends = datetime_of(raw.get("endTime")) or datetime_of(raw.get("closed"))
+    votes = sum(o["votes_count"] or 0 for o in options)
+    return {
+        "id": entity_id(status.id),
+        "expires_at": iso_or_none(ends),
+        "expired": ends is not None and ends <= utcnow(),
+        "multiple": multiple,
+        "votes_count": votes,
+        "voters_count": int_of(raw.get("votersCount")) if multiple else votes,
+        "options": options,
+        "emojis": [],
+        "voted": False,
+        "own_votes": [],
     }
