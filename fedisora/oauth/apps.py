@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ..convert.applications import application as convert_application
 from ..db.models import OAuthApplication
 from . import crypto
 from .errors import ValidationError
@@ -139,21 +140,14 @@ def scope_list(app: OAuthApplication) -> tuple[str, ...]:
 
 
 def application_entity(app: OAuthApplication, *, client_secret: str | None = None) -> dict[str, Any]:
-    """Mastodon's ``Application`` entity; with ``client_secret`` the ``CredentialApplication``
-    returned once by ``POST /api/v1/apps``."""
-    uris = redirect_uri_list(app)
-    entity: dict[str, Any] = {
-        "id": str(app.id),
-        "name": app.name,
-        "website": app.website or None,
-        "scopes": list(scope_list(app)),
-        "redirect_uris": uris,
-        "redirect_uri": "\n".join(uris),  # deprecated in Mastodon 4.3, still read by clients
-        # Deprecated in Mastodon 4.3 (Web Push key); fedisora has no Web Push yet.
-        "vapid_key": "",
-    }
-    if client_secret is not None:
-        entity["client_id"] = app.client_id
-        entity["client_secret"] = client_secret
-        entity["client_secret_expires_at"] = 0  # never
-    return entity
+    """Mastodon's ``Application`` entity for ``app`` (built by :mod:`fedisora.convert`); with
+    ``client_secret`` the ``CredentialApplication`` returned once by ``POST /api/v1/apps``."""
+    return convert_application(
+        id=app.id,
+        name=app.name,
+        website=app.website,
+        scopes=scope_list(app),
+        redirect_uris=redirect_uri_list(app),
+        client_id=app.client_id if client_secret is not None else None,
+        client_secret=client_secret,
+    )
