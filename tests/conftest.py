@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fedisora.db.engine import make_engine
 from fedisora.db.migrate import upgrade
+from tests.federation import Fediverse
 from tests.pg import fresh_pg_database, skip_or_fail_without_postgres
 
 
@@ -41,3 +42,13 @@ async def engine(migrated_url: str) -> AsyncIterator[AsyncEngine]:
         yield eng
     finally:
         await eng.dispose()
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[Fediverse]:
+    """An empty in-process fediverse; tests add instances with ``await world.add(domain)``."""
+    fediverse = Fediverse(tmp_path)
+    try:
+        yield fediverse
+    finally:
+        await fediverse.close()

@@ -129,6 +129,33 @@ async def signed_post(
     return await client.post(url, content=body if send_body is None else send_body, headers=signed)
 
 
+async def token_for(
+    instance: Instance, who: Actor | str | None, scopes: str = "read write follow"
+) -> str:
+    """A bearer token issued with the OAuth service functions (no login page involved).
+
+    ``who`` is a local actor, a local username, or ``None`` for an app-only token.
+    """
+    from fedisora.db.models import User
+    from fedisora.oauth.apps import register_app
+    from fedisora.oauth.tokens import issue_token
+    from sqlmodel import select
+
+    async with instance.state.sessions() as session:
+        user_id = None
+        if who is not None:
+            query = select(User.id).join(Actor, Actor.id == User.actor_id)
+            if isinstance(who, str):
+                query = query.where(Actor.local, Actor.username == who)
+            else:
+                query = query.where(Actor.id == who.id)
+            user_id = (await session.exec(query)).one()
+        app = await register_app(session, name="tests", redirect_uris="urn:ietf:wg:oauth:2.0:oob", scopes=scopes)
+        issued = await issue_token(session, application_id=app.app.id, user_id=user_id, scopes=scopes.split())
+        await session.commit()
+        return issued.access_token
+
+
 @dataclass
 class Instance:
     domain: str

@@ -7,44 +7,22 @@ second instance (SQLite) plays the remote side through ``tests/federation.py``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-import pytest
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from fedisora.db.models import Actor, Notification, Status, User
+from fedisora.db.models import Actor, Notification, Status
 from fedisora.federation.remote import resolve_handle
 from fedisora.notify import notify
-from fedisora.oauth.apps import OOB_REDIRECT_URI, register_app
-from fedisora.oauth.tokens import issue_token
 from fedisora.processing import accounts, follows, interactions, posts
 from fedisora.state import AppState
-from tests.federation import Fediverse, Instance
+from tests.federation import Fediverse, Instance, token_for
 
 LOCAL = "video.example.org"
 PEER = "peer.example.net"
-
-
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[Fediverse]:
-    fediverse = Fediverse(tmp_path)
-    try:
-        yield fediverse
-    finally:
-        await fediverse.close()
-
-
-async def token_for(instance: Instance, actor: Actor, scopes: str = "read write follow") -> str:
-    async with instance.state.sessions() as session:
-        user = (await session.exec(select(User).where(User.actor_id == actor.id))).one()
-        app = await register_app(session, name="tests", redirect_uris=OOB_REDIRECT_URI, scopes=scopes)
-        issued = await issue_token(session, application_id=app.app.id, user_id=user.id, scopes=scopes.split())
-        await session.commit()
-        return issued.access_token
 
 
 Action = Callable[..., Awaitable[Any]]

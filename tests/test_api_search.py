@@ -6,42 +6,17 @@ second in-process instance (``tests/federation.py``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlmodel import select
 
-from fedisora.db.models import Actor, Status, User
-from fedisora.oauth.apps import OOB_REDIRECT_URI, register_app
-from fedisora.oauth.tokens import issue_token
+from fedisora.db.models import Actor, Status
 from fedisora.processing import interactions, posts
-from tests.federation import Fediverse, Instance
+from tests.federation import Fediverse, Instance, token_for
 
 LOCAL = "video.example.org"
 PEER = "peer.example.net"
-
-
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[Fediverse]:
-    fediverse = Fediverse(tmp_path)
-    try:
-        yield fediverse
-    finally:
-        await fediverse.close()
-
-
-async def token_for(instance: Instance, actor: Actor | None, scopes: str = "read write") -> str:
-    async with instance.state.sessions() as session:
-        user_id = None
-        if actor is not None:
-            user_id = (await session.exec(select(User.id).where(User.actor_id == actor.id))).one()
-        app = await register_app(session, name="tests", redirect_uris=OOB_REDIRECT_URI, scopes=scopes)
-        issued = await issue_token(session, application_id=app.app.id, user_id=user_id, scopes=scopes.split())
-        await session.commit()
-        return issued.access_token
 
 
 async def post(instance: Instance, actor: Actor, text: str, **kwargs: Any) -> Status:

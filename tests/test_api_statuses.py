@@ -24,13 +24,10 @@ from fedisora.db.models import (
     Status,
     StatusEdit,
     StatusTag,
-    User,
 )
 from fedisora.federation.remote import resolve_handle
-from fedisora.oauth.apps import register_app
-from fedisora.oauth.tokens import issue_token
 from fedisora.processing import follows
-from tests.federation import Fediverse, Instance
+from tests.federation import Fediverse, Instance, token_for
 
 PRIVATE_POST = "only for my followers"
 
@@ -43,20 +40,6 @@ async def actor_of(instance: Instance, username: str) -> Actor:
         return (
             await session.exec(select(Actor).where(Actor.username == username, Actor.domain == instance.domain))
         ).one()
-
-
-async def token_for(instance: Instance, username: str, scopes: str = "read write follow") -> str:
-    """A bearer token for a local user, made with the OAuth service functions."""
-    async with instance.state.sessions() as session:
-        actor = (
-            await session.exec(select(Actor).where(Actor.username == username, Actor.domain == instance.domain))
-        ).one()
-        user = (await session.exec(select(User).where(User.actor_id == actor.id))).one()
-        app = await register_app(session, name="tests", redirect_uris="urn:ietf:wg:oauth:2.0:oob", scopes=scopes)
-        assert user.id is not None
-        issued = await issue_token(session, application_id=app.app.id, user_id=user.id, scopes=scopes.split())
-        await session.commit()
-        return issued.access_token
 
 
 class Api:

@@ -4,8 +4,6 @@ threading, direct messages and unlisted posts."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -19,15 +17,6 @@ from fedisora.federation.remote import resolve_handle
 from fedisora.processing import follows, interactions, posts
 from fedisora.processing.errors import ActionError
 from tests.federation import Fediverse, Instance
-
-
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[Fediverse]:
-    fediverse = Fediverse(tmp_path)
-    try:
-        yield fediverse
-    finally:
-        await fediverse.close()
 
 
 async def local(instance: Instance, username: str) -> Actor:

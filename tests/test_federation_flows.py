@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from sqlmodel import select
 
-from fedisora.db.models import Activity, Actor, Follow, FollowState, Job, JobState, Like, Status
+from fedisora.db.models import Activity, Actor, FollowState, Job, JobState, Like, Status
 from fedisora.federation.remote import resolve_handle
 from fedisora.processing import follows, interactions, posts
 from tests.federation import Fediverse, Instance
-
-
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[Fediverse]:
-    fediverse = Fediverse(tmp_path)
-    try:
-        yield fediverse
-    finally:
-        await fediverse.close()
 
 
 async def local(instance: Instance, username: str) -> Actor:

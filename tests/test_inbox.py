@@ -12,7 +12,6 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,15 +33,6 @@ class Peer:
     uri: str
     key_id: str
     private_key_pem: str
-
-
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[Fediverse]:
-    fediverse = Fediverse(tmp_path)
-    try:
-        yield fediverse
-    finally:
-        await fediverse.close()
 
 
 @pytest.fixture

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from sqlmodel import select
 
 from fedisora.db.models import Actor, Key, Status
 from fedisora.processing import posts
 from tests.federation import Fediverse, signed_post
-
-
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[Fediverse]:
-    fediverse = Fediverse(tmp_path)
-    try:
-        yield fediverse
-    finally:
-        await fediverse.close()
 
 
 async def test_forwarded_create_is_taken_from_its_origin(world: Fediverse) -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -119,15 +118,6 @@ class Peers:
         assert response.status_code == expect, response.text
         await self.world.settle()
         return activity
-
-
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[Fediverse]:
-    fediverse = Fediverse(tmp_path)
-    try:
-        yield fediverse
-    finally:
-        await fediverse.close()
 
 
 @pytest.fixture
