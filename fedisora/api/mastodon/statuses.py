@@ -495,62 +495,37 @@ async def status_context(request: Request) -> Response:
 # ---- favourites, boosts, bookmarks ------------------------------------------------------------
 
 
-async def favourite(request: Request) -> Response:
-    auth = await authenticate(request, scope="write:favourites")
-    me = _me(auth)
-    state = _state(request)
-    async with state.sessions() as session:
-        status = await _original(session, me, request.path_params["id"])
-        try:
-            await interactions.like(session, state, me, status)
-            await session.commit()
-        except IntegrityError:  # a concurrent favourite of the same post
-            await session.rollback()
-        except ActionError as exc:
-            raise _action_error(exc) from None
-        return _json(await _entity(session, state, status, me))
+Interaction = Callable[[AsyncSession, AppState, Actor, Status], Awaitable[object]]
 
 
-async def unfavourite(request: Request) -> Response:
-    auth = await authenticate(request, scope="write:favourites")
-    me = _me(auth)
-    state = _state(request)
-    async with state.sessions() as session:
-        status = await _original(session, me, request.path_params["id"])
-        try:
-            await interactions.unlike(session, state, me, status)
-        except ActionError as exc:
-            raise _action_error(exc) from None
-        await session.commit()
-        return _json(await _entity(session, state, status, me))
+def _interaction(scope: str, action: Interaction, *, show_result: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    """``POST /statuses/:id/<action>``: run a processing action on the original post and
+    answer with that post (or, with ``show_result``, the status the action made: a boost)."""
+
+    async def endpoint(request: Request) -> Response:
+        auth = await authenticate(request, scope=scope)
+        me = _me(auth)
+        state = _state(request)
+        async with state.sessions() as session:
+            status = await _original(session, me, request.path_params["id"])
+            result: object = None
+            try:
+                result = await action(session, state, me, status)
+                await session.commit()
+            except IntegrityError:  # the same action raced with itself; one of them won
+                await session.rollback()
+            except ActionError as exc:
+                raise _action_error(exc) from None
+            shown = result if show_result and isinstance(result, Status) else status
+            return _json(await _entity(session, state, shown, me))
+
+    return endpoint
 
 
-async def reblog(request: Request) -> Response:
-    auth = await authenticate(request, scope="write:statuses")
-    me = _me(auth)
-    state = _state(request)
-    async with state.sessions() as session:
-        status = await _original(session, me, request.path_params["id"])
-        try:
-            boost = await interactions.boost(session, state, me, status)
-        except ActionError as exc:
-            raise _action_error(exc) from None
-        await session.commit()
-        return _json(await _entity(session, state, boost, me))
-
-
-async def unreblog(request: Request) -> Response:
-    auth = await authenticate(request, scope="write:statuses")
-    me = _me(auth)
-    state = _state(request)
-    async with state.sessions() as session:
-        status = await _original(session, me, request.path_params["id"])
-        try:
-            await interactions.unboost(session, state, me, status)
-        except ActionError as exc:
-            raise _action_error(exc) from None
-        await session.commit()
-        return _json(await _entity(session, state, status, me))
+favourite = _interaction("write:favourites", interactions.like)
+unfavourite = _interaction("write:favourites", interactions.unlike)
+reblog = _interaction("write:statuses", interactions.boost, show_result=True)
+unreblog = _interaction("write:statuses", interactions.unboost)
 
 
 async def bookmark(request: Request) -> Response:
