@@ -126,6 +126,26 @@ class MediaSection(Section):
     max_video_seconds: float = Field(default=180.0, gt=0)
     max_video_long_side: int = Field(default=1080, ge=64, le=4320)
     max_video_fps: float = Field(default=60.0, gt=0, le=240)
+    unattached_hours: float = Field(default=24.0, gt=0, description="then unattached uploads go")
+    # Remote media cache
+    remote_cache: bool = True
+    max_remote_bytes: int = Field(default=40 * 1024 * 1024, ge=1024)
+    remote_domain_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
+    remote_cache_days: float = Field(default=7.0, gt=0)
+    # Storage backend: the local disk, or an S3-compatible object store
+    backend: Literal["local", "s3"] = "local"
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_public_url: str = Field(default="", description="base URL media are served from, if not /media")
+
+    @model_validator(mode="after")
+    def _s3_complete(self) -> MediaSection:
+        if self.backend == "s3" and not (self.s3_endpoint and self.s3_bucket):
+            raise ValueError("backend = 's3' needs s3_endpoint and s3_bucket")
+        return self
 
 
 class FederationSection(Section):
@@ -181,6 +201,30 @@ class ModerationSection(Section):
         return domain_covers(host, self.limited_domains)
 
 
+class AttestationsSection(Section):
+    trust_self: bool = Field(default=True, description="trust this instance's own attestations")
+    trusted_issuers: list[str] = Field(
+        default_factory=list, description="domains or actor URIs trusted for human attestations"
+    )
+    untrusted_display: Literal["unverified", "hidden"] = "unverified"
+    account_validity_days: float = Field(default=365.0, gt=0)
+    status_list_ttl_seconds: float = Field(default=300.0, ge=0)
+    c2pa_cert: str = Field(default="", description="PEM certificate chain; default <data_dir>/c2pa/cert.pem")
+    c2pa_key: str = Field(default="", description="PEM private key; default <data_dir>/c2pa/key.pem")
+
+    @field_validator("trusted_issuers")
+    @classmethod
+    def _issuers(cls, value: list[str]) -> list[str]:
+        cleaned = [v.strip() for v in value]
+        for issuer in cleaned:
+            if not issuer or " " in issuer:
+                raise ValueError(f"domain names or actor URIs, got {issuer!r}")
+            if not issuer.startswith(("https://", "http://")):
+                if "/" in issuer:
+                    raise ValueError(f"a bare domain or a full actor URI, got {issuer!r}")
+        return [v if v.startswith(("https://", "http://")) else v.lower() for v in cleaned]
+
+
 class GenerationSection(Section):
     enabled: bool = False
     model: str = Field(default="", description="local path of a diffusers text-to-video model")
@@ -204,6 +248,7 @@ class Config(Section):
     media: MediaSection = Field(default_factory=MediaSection)
     federation: FederationSection = Field(default_factory=FederationSection)
     moderation: ModerationSection = Field(default_factory=ModerationSection)
+    attestations: AttestationsSection = Field(default_factory=AttestationsSection)
     generation: GenerationSection = Field(default_factory=GenerationSection)
 
     path: Path | None = Field(default=None, exclude=True)

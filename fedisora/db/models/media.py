@@ -62,5 +62,16 @@ class MediaAttachment(Base, table=True):
     focus_y: float | None = None
     meta: dict[str, Any] = Field(default_factory=lambda: {}, sa_type=sa.JSON, nullable=False)
     error: str | None = Field(default=None, sa_type=sa.Text)
+    # Processing progress, 0.0 to 1.0 (shown while state is "processing").
+    progress: float = 0.0
+    # Remote media: the thumbnail the origin published, the origin's domain (for
+    # the per-domain cache quota) and when our local copy was made (it expires).
+    thumbnail_remote_url: str | None = Field(default=None, sa_type=sa.Text)
+    remote_domain: str | None = Field(default=None, index=True)
+    cached_at: datetime | None = datetime_field(nullable=True)
+    # Provenance: the IPTC digital source type (e.g. "trainedAlgorithmicMedia")
+    # and what an embedded C2PA manifest said, when there was one.
+    digital_source_type: str | None = None
+    c2pa: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     created_at: datetime = datetime_field()
     updated_at: datetime = datetime_field(onupdate=True)
