@@ -165,6 +165,26 @@ class MediaStorage:
             raise
         return StoredFile(rel, target, sha, size)
 
+    def store_file(self, source: Path, ext: str, *, chunk_size: int = 1024 * 1024) -> StoredFile:
+        """Store a copy of the file at ``source`` (read in chunks; ``source`` is left as is)."""
+
+        def chunks() -> Iterable[bytes]:
+            with open(source, "rb") as handle:
+                while chunk := handle.read(chunk_size):
+                    yield chunk
+
+        return self.store_chunks(chunks(), ext)
+
+    def delete(self, path: str) -> bool:
+        """Remove the stored file at the relative ``path``; False when there was none."""
+        target = self.resolve(path)
+        if target is None:
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
+            return True
+        return False
+
     @staticmethod
     def _write_and_place(fd: int, temp: Path, chunks: Iterable[bytes], target: Path) -> None:
         """Write, flush and fsync ``temp`` (open as ``fd``), then rename it onto ``target``."""
@@ -191,6 +211,12 @@ class MediaStorage:
 
     async def store_bytes_async(self, data: bytes, ext: str) -> StoredFile:
         return await anyio.to_thread.run_sync(self.store_bytes, data, ext)
+
+    async def store_file_async(self, source: Path, ext: str) -> StoredFile:
+        return await anyio.to_thread.run_sync(self.store_file, source, ext)
+
+    async def delete_async(self, path: str) -> bool:
+        return await anyio.to_thread.run_sync(self.delete, path)
 
     # ---- reading -------------------------------------------------------------------------
 
