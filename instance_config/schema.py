@@ -124,7 +124,7 @@ class MediaSection(Section):
     max_image_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     max_video_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
     max_video_seconds: float = Field(default=180.0, gt=0)
-    max_video_long_side: int = Field(default=1080, ge=64, le=4320)
+    max_video_long_side: int = Field(default=1920, ge=64, le=7680, description="1920 = 1080p")
     max_video_fps: float = Field(default=60.0, gt=0, le=240)
     unattached_hours: float = Field(default=24.0, gt=0, description="then unattached uploads go")
     # Remote media cache

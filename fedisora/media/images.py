@@ -1,18 +1,43 @@
 """Is an uploaded image (avatar, header) a real PNG, JPEG, GIF or WebP, and small enough?
+And :func:`prepare_image`: an image attached to a post, made safe to publish.
 
 The type is decided by the file's own bytes (its magic number and the start of
 its structure: PNG's IHDR, JPEG's frame header, GIF's screen descriptor,
 WebP's VP8/VP8L/VP8X chunk), never by the name or the Content-Type the client
 sent.  The dimensions read there must be sensible.  Nothing is decoded: this
 keeps out mislabelled and truncated files, not every malformed one.
+
+:func:`prepare_image` decodes (Pillow): it turns the picture upright by its
+EXIF orientation, drops EXIF, XMP and comments (camera, GPS position, time),
+scales it down to :data:`MAX_OUTPUT_SIDE` and keeps its format (a still GIF
+becomes PNG).  A file that needs none of this is kept byte for byte.
 """
 
 from __future__ import annotations
 
+import io
+import secrets
 import struct
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["ImageError", "ImageInfo", "IMAGE_TYPES", "sniff_image", "check_image"]
+from PIL import Image, ImageOps
+
+from .probe import MediaRejected
+
+__all__ = [
+    "ImageError",
+    "ImageInfo",
+    "IMAGE_TYPES",
+    "sniff_image",
+    "check_image",
+    "PreparedImage",
+    "prepare_image",
+    "open_image",
+    "MAX_OUTPUT_SIDE",
+    "MAX_PIXELS",
+]
 
 # MIME type → the extension files of that type are stored with.
 IMAGE_TYPES: dict[str, str] = {
@@ -22,6 +47,8 @@ IMAGE_TYPES: dict[str, str] = {
     "image/webp": "webp",
 }
 MAX_SIDE = 16384  # pixels; larger images are refused before anything tries to decode them
+MAX_PIXELS = 100_000_000  # width x height; more is refused before decoding (decompression bombs)
+MAX_OUTPUT_SIDE = 4096  # post images are scaled down to this long side
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -141,3 +168,136 @@ def check_image(data: bytes, max_bytes: int, *, what: str = "Image") -> ImageInf
     if not (0 < info.width <= MAX_SIDE and 0 < info.height <= MAX_SIDE):
         raise ImageError(f"{what} dimensions must be between 1 and {MAX_SIDE} pixels")
     return info
+
+
+# What an image file may carry and still be kept byte for byte: nothing that
+# says who took it, where, when or with what.
+_CLEAN_INFO = {
+    "JPEG": {"jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi", "icc_profile", "adobe", "adobe_transform",
+             "progressive", "progression"},
+    "PNG": {"dpi", "gamma", "srgb", "chromaticity", "transparency", "icc_profile", "aspect", "interlace"},
+    "WEBP": {"loop", "background", "icc_profile", "duration", "timestamp"},
+}
+_CLEAN_JPEG_SEGMENTS = {"APP0", "APP2", "APP14"}  # JFIF, ICC profile, Adobe colour transform
+_FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
+
+
+@dataclass
+class PreparedImage:
+    path: Path  # the result, or the source itself when kept
+    mime_type: str
+    ext: str
+    width: int
+    height: int
+    transcoded: bool
+    image: Image.Image  # upright, first frame; for the thumbnail
+
+
+def open_image(path: Path, max_bytes: int) -> tuple[Image.Image, ImageInfo]:
+    """The image at ``path`` opened with Pillow after the size and type checks; MediaRejected if not."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise MediaRejected(
+            f"the image is {size / 1_048_576:.1f} MB; this instance accepts images up to {max_bytes / 1_048_576:g} MB"
+        )
+    data = path.read_bytes()  # at most max_bytes; kept in memory so frames can be read later
+    info = sniff_image(data[: 256 * 1024])
+    if info is None:
+        raise MediaRejected("the file is not an image this instance accepts (PNG, JPEG, GIF or WebP)")
+    if not (0 < info.width <= MAX_SIDE and 0 < info.height <= MAX_SIDE) or info.width * info.height > MAX_PIXELS:
+        raise MediaRejected(
+            f"the image is {info.width}x{info.height} pixels; this instance accepts up to "
+            f"{MAX_PIXELS // 1_000_000} megapixels and {MAX_SIDE} pixels a side"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            img.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise MediaRejected("the image cannot be decoded (the file is corrupt or truncated)") from exc
+    return img, info
+
+
+def _is_clean(img: Image.Image) -> bool:
+    fmt = img.format
+    if fmt not in _CLEAN_INFO:
+        return False
+    if not set(img.info) <= _CLEAN_INFO[fmt]:
+        return False
+    if len(img.getexif()):
+        return False
+    if fmt == "JPEG" and any(marker not in _CLEAN_JPEG_SEGMENTS for marker, _ in getattr(img, "applist", [])):
+        return False
+    return True
+
+
+def prepare_image(src: Path, workdir: Path, max_bytes: int) -> PreparedImage:
+    """A still (or animated WebP/PNG) image ready to publish; MediaRejected if it is no acceptable image.
+
+    Animated GIFs are not handled here: they become videos ("gifv").
+    """
+    img, _info = open_image(src, max_bytes)
+    fmt = img.format
+    animated = bool(getattr(img, "is_animated", False)) and fmt in ("WEBP", "PNG")
+    orientation = img.getexif().get(0x0112, 1)
+    needs_scale = max(img.size) > MAX_OUTPUT_SIDE
+    if fmt in _FORMATS and orientation in (None, 1) and not needs_scale and _is_clean(img):
+        mime, ext = _FORMATS[fmt]
+        first = img.copy() if not animated else _first_frame(img)
+        return PreparedImage(src, mime, ext, img.width, img.height, False, first)
+    if fmt == "GIF":
+        fmt = "PNG"  # a still GIF: PNG is smaller and keeps the exact pixels
+    elif fmt not in _FORMATS:
+        fmt = "JPEG"  # MPO (a phone's multi-picture JPEG): its first picture
+    mime, ext = _FORMATS[fmt]
+    dst = workdir / f"image-{secrets.token_hex(8)}.{ext}"
+    tmp = dst.with_name(dst.name + ".part")
+    try:
+        if animated:
+            frames = [ImageOps.exif_transpose(_fit(frame.copy())) for frame in _frames(img)]
+            out = frames[0]
+            durations = img.info.get("duration")
+            out.save(tmp, format=fmt, save_all=True, append_images=frames[1:], loop=img.info.get("loop", 0),
+                     **({"duration": durations} if durations else {}))
+        else:
+            out = _fit(ImageOps.exif_transpose(img))
+            _save_still(out, tmp, fmt, img.info.get("icc_profile"))
+        tmp.replace(dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return PreparedImage(dst, mime, ext, out.width, out.height, True, out.copy())
+
+
+def _frames(img: Image.Image):
+    for index in range(getattr(img, "n_frames", 1)):
+        img.seek(index)
+        yield img
+
+
+def _first_frame(img: Image.Image) -> Image.Image:
+    img.seek(0)
+    return img.copy()
+
+
+def _fit(img: Image.Image) -> Image.Image:
+    if max(img.size) <= MAX_OUTPUT_SIDE:
+        return img
+    img = img.copy()
+    img.thumbnail((MAX_OUTPUT_SIDE, MAX_OUTPUT_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return img
+
+
+def _save_still(img: Image.Image, path: Path, fmt: str, icc: bytes | None) -> None:
+    extra = {"icc_profile": icc} if icc else {}
+    if fmt == "JPEG":
+        if img.mode not in ("RGB", "L"):
+            img = img.convert("RGB")
+        img.save(path, format="JPEG", quality=90, optimize=True, **extra)
+    elif fmt == "WEBP":
+        if img.mode not in ("RGB", "RGBA"):
+            img = img.convert("RGBA" if "transparency" in img.info or "A" in img.mode else "RGB")
+        img.save(path, format="WEBP", quality=90, **extra)
+    else:
+        img.save(path, format="PNG", **extra)
