@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import struct
+import threading
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +20,17 @@ import pytest
 
 from fedisora.app import create_app
 from fedisora.media.images import ImageError, check_image, sniff_image
-from fedisora.media.storage import MediaStorage, StorageError, is_safe_relative_path, relative_path
+from fedisora.convert.common import media_url
+from fedisora.media.storage import (
+    LocalStorage,
+    MediaStorage,
+    Storage,
+    StorageError,
+    StorageUnavailable,
+    is_safe_relative_path,
+    open_storage,
+    relative_path,
+)
 from fedisora.media.uploads import parse_multipart
 from instance_config import Config, parse_config, render_config
 from instance_config.template import set_value
@@ -149,6 +161,84 @@ def test_resolve_refuses_links_out_of_the_root(tmp_path: Path) -> None:
     assert storage.resolve("missing.png") is None
 
 
+def test_no_partial_file_is_visible_during_a_write(tmp_path: Path) -> None:
+    storage = MediaStorage(tmp_path / "media")
+    data = os.urandom(200_000)
+    sha = hashlib.sha256(data).hexdigest()
+    path = relative_path(sha, "mp4")
+    halfway, resume = threading.Event(), threading.Event()
+
+    def slow() -> Iterator[bytes]:
+        yield data[:100_000]
+        halfway.set()
+        assert resume.wait(10)
+        yield data[100_000:]
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        writing = pool.submit(storage.store_chunks, slow(), "mp4")
+        assert halfway.wait(10)
+        # Half the bytes are on disk, but only in a temporary file no reader looks at.
+        assert len(temp_files(storage.root)) == 1
+        assert not (storage.root / path).exists()
+        assert storage.resolve(path) is None and not storage.exists(path) and storage.stat(path) is None
+        assert list(storage.paths()) == []
+        resume.set()
+        stored = writing.result(timeout=10)
+    assert stored.path == path
+    assert storage.read_bytes(path) == data
+    assert list(storage.paths()) == [path]
+    assert temp_files(storage.root) == []
+
+
+def test_local_storage_interface(tmp_path: Path) -> None:
+    storage: Storage = LocalStorage(tmp_path / "media")
+    assert storage.kind == "local"
+    stored = storage.store_bytes(DATA, "mp4")
+    info = storage.stat(stored.path)
+    assert info is not None
+    assert (info.path, info.size, info.etag) == (stored.path, len(DATA), f'"{stored.sha256}"')
+    assert storage.size(stored.path) == len(DATA) and storage.size("ab/cd/missing.mp4") is None
+    assert storage.read_bytes(stored.path) == DATA
+    assert storage.read_bytes(stored.path, 10, 20) == DATA[10:20]
+    assert storage.read_bytes(stored.path, 1000, 5000) == DATA[1000:]
+    assert storage.read_bytes(stored.path, 2000) == b""
+    assert [len(c) for c in storage.iter_range(stored.path, 0, 1000, chunk_size=300)] == [300, 300, 300, 100]
+    with pytest.raises(FileNotFoundError):
+        storage.read_bytes("../instance.toml")
+    with storage.local_copy(stored.path) as local:
+        assert local == stored.absolute and local.read_bytes() == DATA
+    assert storage.public_url(stored.path) is None
+    other = storage.store_bytes(b"other", "png")
+    assert sorted(storage.paths()) == sorted([stored.path, other.path])
+    storage.check()
+    assert storage.delete(other.path) and not storage.exists(other.path)
+    assert list(storage.paths()) == [stored.path]
+
+
+async def test_local_storage_async(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "media")
+    stored = await storage.store_bytes_async(DATA, "webm")
+    assert await storage.exists_async(stored.path)
+    assert (await storage.stat_async(stored.path)) == storage.stat(stored.path)
+    assert await storage.read_bytes_async(stored.path, 5, 9) == DATA[5:9]
+    chunks = [c async for c in storage.iter_range_async(stored.path, 100, 612, chunk_size=200)]
+    assert [len(c) for c in chunks] == [200, 200, 112] and b"".join(chunks) == DATA[100:612]
+    early = storage.iter_range_async(stored.path)
+    async with contextlib.aclosing(early):
+        async for _ in early:
+            break
+    with pytest.raises(FileNotFoundError):
+        await storage.open_range_async("ab/cd/missing.webm")
+    assert await storage.delete_async(stored.path) is True
+    assert await storage.delete_async(stored.path) is False
+
+
+def test_unwritable_media_dir_fails_the_check(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(StorageUnavailable, match="cannot write to the media directory"):
+        LocalStorage(tmp_path / "file" / "media").check()
+
+
 # ---- images ----------------------------------------------------------------------------------
 
 
@@ -237,6 +327,7 @@ def make_config(tmp_path: Path, **media: Any) -> Config:
     text = render_config("video.example.org", database_url=f"sqlite+aiosqlite:///{tmp_path}/unused.db")
     for key, value in media.items():
         text = set_value(text, "media", key, value)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "instance.toml"
     path.write_text(text)
     return parse_config(path.read_text(), path=path, env={})
@@ -251,6 +342,19 @@ async def media_env(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Me
 
 
 DATA = bytes(range(256)) * 4  # 1024 bytes, each position recognisable
+
+
+def test_open_storage_and_urls_for_the_local_backend(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    storage = open_storage(config)
+    assert isinstance(storage, LocalStorage) and storage.root == config.media_dir
+    assert MediaStorage.from_config(config) is storage is open_storage(config)
+    stored = storage.store_bytes(png(), "png")
+    assert media_url(config, stored.path) == f"{BASE}/media/{stored.path}"
+    assert media_url(config, str(stored.absolute)) == f"{BASE}/media/{stored.path}"
+    # s3_public_url is only used with the S3 backend
+    other = make_config(tmp_path / "other", s3_public_url="https://cdn.example.net")
+    assert media_url(other, stored.path) == f"{BASE}/media/{stored.path}"
 
 
 async def test_serves_stored_files(media_env: tuple[httpx.AsyncClient, MediaStorage, Config]) -> None:

@@ -84,17 +84,22 @@ def streaming_url(config: Config) -> str:
 
 
 def media_url(config: Config, file_path: str) -> str:
-    """The public URL of a stored media file: ``<base>/media/<path relative to the media dir>``.
-
-    The media engineer's route must serve ``/media/{path:path}`` from ``config.media_dir``.
+    """The public URL of a stored media file: ``<s3_public_url>/<path>`` when an S3
+    backend has a public URL, else ``<base>/media/<path>`` (served by :mod:`fedisora.web.media`,
+    which also redirects there when the files have moved to S3).  ``file_path`` is
+    the storage path (``ab/cd/<sha>.<ext>``) or an absolute path inside the media dir.
     """
+    from ..media.storage import public_base_url  # here: the rest of this module needs no media
+
     path = Path(file_path)
     if path.is_absolute():
         try:
             path = path.relative_to(config.media_dir)
         except ValueError:
             path = Path(path.name)
-    return f"{config.base_url}/media/{path.as_posix().lstrip('/')}"
+    rel = path.as_posix().lstrip("/")
+    base = public_base_url(config)
+    return f"{base}/{rel}" if base is not None else f"{config.base_url}/media/{rel}"
 
 
 def tag_url(config: Config, name: str) -> str:
