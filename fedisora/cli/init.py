@@ -1,16 +1,18 @@
-"""``fedisora init``: a new instance — config file, database, instance actor keys."""
+"""``fedisora init``: a new instance — config file, database, instance actor keys, C2PA certificate."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import os
+import shutil
 from pathlib import Path
 
 from instance_config import Config, is_loopback_domain, parse_config, render_config
 
 from ..accounts.service import ensure_instance_actor
 from ..db.migrate import current_revision, downgrade
+from ..media.c2pa import create_instance_certificate
 from ..state import AppState
 from .common import run
 from .db import migrate
@@ -62,6 +64,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     config = parse_config(text, path=config_path, env=os.environ)
 
     created_dir = not data_dir.exists()
+    c2pa_dir = config.data_dir / "c2pa"
+    make_c2pa = not config.attestations.c2pa_cert and not c2pa_dir.exists()
     sqlite_files = [f for f in _sqlite_files(config.database_url) if not f.exists()]
     data_dir.mkdir(parents=True, exist_ok=True)
     tmp = config_path.with_suffix(".toml.tmp")
@@ -69,8 +73,12 @@ def cmd_init(args: argparse.Namespace) -> int:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, config_path)
         actor_uri = run(_create(config))
+        if make_c2pa:  # the certificate generated videos are signed with (C2PA)
+            c2pa_cert, _ = create_instance_certificate(c2pa_dir, common_name=config.instance.domain)
     except BaseException:
         # Leave nothing half-made behind, so the same command can simply be run again.
+        if make_c2pa:
+            shutil.rmtree(c2pa_dir, ignore_errors=True)
         for path in (tmp, config_path, *sqlite_files):
             path.unlink(missing_ok=True)
         if created_dir:
@@ -80,6 +88,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     print(f"created {config_path}")
     print(f"instance actor: {actor_uri}")
+    if make_c2pa:
+        print(f"C2PA certificate: {c2pa_cert}")
     print(f"next: fedisora account create USERNAME --config {config_path}")
     print(f"      fedisora serve --config {config_path}")
     return 0

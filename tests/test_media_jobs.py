@@ -1,0 +1,242 @@
+"""The ``process_media`` job and the clean-up of unattached uploads, on SQLite and PostgreSQL:
+refused files fail without a retry, other errors are retried and fail the row at the last
+attempt, progress reaches the API while a file is processed, and the hourly maintenance
+deletes old unattached media and their files -- but not attached ones, recent ones, or
+files another row or an avatar still uses."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from fedisora.convert.common import media_url
+from fedisora.db.models import Actor, Job, MediaAttachment, MediaState, utcnow
+from fedisora.jobs import queue
+from fedisora.media import jobs, processing
+from fedisora.media.storage import MediaStorage
+from fedisora.workers import MAINTENANCE
+from tests.federation import Fediverse, Instance, token_for
+
+
+class Env:
+    def __init__(self, world: Fediverse, a: Instance) -> None:
+        self.world = world
+        self.a = a
+        self.token = ""
+
+    @property
+    def storage(self) -> MediaStorage:
+        return MediaStorage.from_config(self.a.config)
+
+    async def alice(self) -> Actor:
+        async with self.a.state.sessions() as session:
+            return (await session.exec(select(Actor).where(Actor.username == "alice"))).one()
+
+    async def add(self, **fields: Any) -> MediaAttachment:
+        async with self.a.state.sessions() as session:
+            media = MediaAttachment(actor_id=(await self.alice()).id, **fields)
+            session.add(media)
+            await session.commit()
+            return media
+
+    async def row(self, media_id: int) -> MediaAttachment | None:
+        async with self.a.state.sessions() as session:
+            return await session.get(MediaAttachment, media_id)
+
+    async def staged(self, data: bytes = b"raw upload", **fields: Any) -> MediaAttachment:
+        """A processing row with its staged upload and queued job, as the upload endpoint makes."""
+        media = await self.add(state=MediaState.PROCESSING.value, media_type="video", **fields)
+        path = jobs.staging_path(self.a.config, media.id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        await jobs.queue_processing(self.a.state.engine, media.id)
+        return media
+
+    async def job(self) -> Job:
+        async with self.a.state.sessions() as session:
+            return (await session.exec(select(Job).where(Job.kind == jobs.PROCESS_MEDIA))).one()
+
+
+@pytest.fixture
+async def env(tmp_path: Path, database_url: str) -> AsyncIterator[Env]:
+    world = Fediverse(tmp_path)
+    try:
+        a = await world.add("a.example", database_url)
+        await a.create_account("alice", password="correct horse battery staple")
+        env = Env(world, a)
+        env.token = await token_for(a, "alice")
+        yield env
+    finally:
+        await world.close()
+
+
+# ---- processing ---------------------------------------------------------------------------------
+
+
+async def test_refused_file_fails_without_retry(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise processing.MediaRejected("the video is 10 minutes long; this instance accepts up to 3 minutes")
+
+    monkeypatch.setattr(processing, "process_file", refuse)
+    media = await env.staged()
+    assert await env.world.settle() == 1
+    row = await env.row(media.id)
+    assert row is not None and row.state == MediaState.FAILED.value
+    assert row.error == "the video is 10 minutes long; this instance accepts up to 3 minutes"
+    job = await env.job()
+    assert job.state == "done" and job.attempts == 1
+    assert not jobs.staging_path(env.a.config, media.id).exists()
+
+
+async def test_unexpected_errors_are_retried_then_fail(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        raise RuntimeError("disk on fire at /secret/path")
+
+    monkeypatch.setattr(processing, "process_file", crash)
+    media = await env.staged()
+    await env.world.settle()
+    job = await env.job()
+    assert job.state == "pending" and job.attempts == 1  # retried later
+    row = await env.row(media.id)
+    assert row is not None and row.state == MediaState.PROCESSING.value
+    assert jobs.staging_path(env.a.config, media.id).exists()
+    for _ in range(jobs.MAX_ATTEMPTS):
+        await env.world.make_due(env.a)
+        await env.world.settle()
+    assert len(calls) == jobs.MAX_ATTEMPTS
+    job = await env.job()
+    assert job.state == "dead"
+    row = await env.row(media.id)
+    assert row is not None and row.state == MediaState.FAILED.value
+    assert row.error == jobs.GENERIC_FAILURE  # no internals shown to the user
+    assert not jobs.staging_path(env.a.config, media.id).exists()
+
+
+async def test_progress_is_visible_while_processing(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobs, "PROGRESS_INTERVAL", 0.02)
+    release = threading.Event()
+
+    def slow(src: Path, workdir: Path, limits: Any, *, progress: Any = None, **kwargs: Any) -> Any:
+        progress(0.5)
+        assert release.wait(20)
+        raise processing.MediaRejected("stopped by the test")
+
+    monkeypatch.setattr(processing, "process_file", slow)
+    media = await env.staged()
+    runner = asyncio.create_task(env.world.settle())
+    try:
+        seen = None
+        for _ in range(500):
+            response = await env.a.client.get(  # type: ignore[union-attr]
+                f"/api/v1/media/{media.id}", headers={"Authorization": f"Bearer {env.token}"}
+            )
+            assert response.status_code == 206
+            seen = response.json()["fedisora"]
+            if seen["progress"] == 0.5:
+                break
+            await asyncio.sleep(0.02)
+        assert seen == {"state": "processing", "progress": 0.5, "error": None}
+    finally:
+        release.set()
+        await runner
+    row = await env.row(media.id)
+    assert row is not None and row.state == MediaState.FAILED.value
+
+
+async def test_missing_row_or_upload(env: Env) -> None:
+    await jobs.queue_processing(env.a.state.engine, 123456789)  # no such media: nothing to do
+    media = await env.add(state=MediaState.PROCESSING.value)  # its upload was lost
+    await jobs.queue_processing(env.a.state.engine, media.id)
+    assert await env.world.settle() == 2
+    row = await env.row(media.id)
+    assert row is not None and row.state == MediaState.FAILED.value and row.error == jobs.LOST_UPLOAD
+    async with env.a.state.sessions() as session:
+        states = {j.state for j in (await session.exec(select(Job).where(Job.kind == jobs.PROCESS_MEDIA))).all()}
+    assert states == {"done"}
+
+
+# ---- clean-up -----------------------------------------------------------------------------------
+
+
+async def test_cleanup_of_unattached_media(env: Env) -> None:
+    storage = env.storage
+    old = utcnow() - timedelta(hours=env.a.config.media.unattached_hours + 1)
+    only = storage.store_bytes(b"only this upload uses me", "mp4")
+    thumb = storage.store_bytes(b"its thumbnail", "jpg")
+    shared = storage.store_bytes(b"a file two uploads share", "mp4")
+    recent_file = storage.store_bytes(b"uploaded a minute ago", "mp4")
+    avatar_file = storage.store_bytes(b"also my avatar", "png")
+
+    posted = await env.a.client.post(  # type: ignore[union-attr]
+        "/api/v1/statuses", json={"status": "a post"}, headers={"Authorization": f"Bearer {env.token}"}
+    )
+    status_id = int(posted.json()["id"])
+    gone = await env.add(state="ready", file_path=only.path, thumbnail_path=thumb.path, created_at=old)
+    twin = await env.add(state="ready", file_path=shared.path, created_at=old)
+    attached = await env.add(state="ready", file_path=shared.path, status_id=status_id, created_at=old)
+    recent = await env.add(state="ready", file_path=recent_file.path)
+    as_avatar = await env.add(state="ready", file_path=avatar_file.path, created_at=old)
+    remote = await env.add(state="ready", remote_url="https://b.example/x.mp4", created_at=old)
+    stuck = await env.staged(created_at=old)
+    async with env.a.state.sessions() as session:
+        alice = (await session.exec(select(Actor).where(Actor.username == "alice"))).one()
+        alice.icon_url = media_url(env.a.config, avatar_file.path)
+        session.add(alice)
+        await session.commit()
+
+    # The hourly maintenance job does it.
+    await queue.enqueue(env.a.state.engine, MAINTENANCE, {})
+    await env.world.settle()
+
+    for media in (gone, twin, as_avatar, stuck):
+        assert await env.row(media.id) is None
+    for media in (attached, recent, remote):
+        assert await env.row(media.id) is not None
+    assert not only.absolute.exists() and not thumb.absolute.exists()
+    assert shared.absolute.exists()  # the attached row still uses it
+    assert avatar_file.absolute.exists()  # an avatar still uses it
+    assert recent_file.absolute.exists()
+    assert not jobs.staging_path(env.a.config, stuck.id).exists()
+    # Nothing left to do the second time.
+    assert await jobs.cleanup_unattached(env.a.state.engine, env.a.config) == 0
+    # A shorter age takes the recent one too.
+    assert await jobs.cleanup_unattached(env.a.state.engine, env.a.config, timedelta(seconds=0)) == 1
+    assert not recent_file.absolute.exists()
+
+
+async def test_cleanup_sweeps_staging_leftovers(env: Env) -> None:
+    import os
+
+    staging = Path(env.a.config.media_dir) / jobs.UPLOADS_DIR
+    staging.mkdir(parents=True, exist_ok=True)
+    alive = await env.add(state=MediaState.PROCESSING.value)
+    leftovers = {
+        "body": staging / ".body-abc123",
+        "orphan": staging / "4242",
+        "scratch": staging / "4242.work",
+        "alive": jobs.staging_path(env.a.config, alive.id),
+        "fresh": staging / ".body-new",
+    }
+    for name, path in leftovers.items():
+        if name == "scratch":
+            path.mkdir()
+            (path / "part.mp4").write_bytes(b"x")
+        else:
+            path.write_bytes(b"x")
+        if name != "fresh":
+            old = (utcnow() - timedelta(days=2)).timestamp()
+            os.utime(path, (old, old))
+    await jobs.cleanup_unattached(env.a.state.engine, env.a.config, timedelta(days=1))
+    assert not leftovers["body"].exists() and not leftovers["orphan"].exists()
+    assert not leftovers["scratch"].exists()
+    assert leftovers["alive"].exists() and leftovers["fresh"].exists()
