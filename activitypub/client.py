@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -43,6 +43,7 @@ __all__ = [
     "FederationClient",
     "FetchError",
     "FetchedDocument",
+    "FetchedFile",
     "GoneError",
     "NotFoundError",
     "PostResult",
@@ -91,6 +92,16 @@ class FetchedDocument:
     status: int
     content_type: str
     data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedFile:
+    """A binary body written to the caller's file: where it came from, its type and size."""
+
+    url_final: str
+    status: int
+    content_type: str
+    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +344,80 @@ class FederationClient:
     ) -> dict[str, Any]:
         """Like :meth:`fetch_document`, returning only the JSON object."""
         return (await self.fetch_document(url, auth=auth, accept=accept)).data
+
+    async def fetch_file(
+        self,
+        url: str,
+        dest: BinaryIO,
+        *,
+        max_bytes: int,
+        timeout: float | None = None,
+        accept: str = "*/*",
+        auth: httpx.Auth | None = None,
+    ) -> FetchedFile:
+        """GET a binary body (a media file) into ``dest``, streamed, at most ``max_bytes``.
+
+        Same guard, redirect limit and per-host slots as :meth:`fetch_document`;
+        ``timeout`` (default ``request_timeout``) is a total deadline for each hop,
+        body included.  A declared ``Content-Length`` over the limit is refused
+        before reading; a body growing past it is cut off.  Raises
+        :class:`FetchError` on any failure; ``dest`` may then hold a partial body,
+        which the caller discards.  Nothing is written for a redirect.
+        """
+        current = self._parse_url(url)
+        deadline = self.request_timeout if timeout is None else timeout
+        for hop in range(self.max_redirects + 1):
+            await self._check(current)
+            result = await self._file_hop(current, dest, max_bytes=max_bytes, timeout=deadline, accept=accept, auth=auth)
+            if isinstance(result, FetchedFile):
+                return result
+            if hop == self.max_redirects:
+                break
+            current = result
+        raise FetchError(url, f"too many redirects (more than {self.max_redirects})")
+
+    async def _file_hop(
+        self, url: httpx.URL, dest: BinaryIO, *, max_bytes: int, timeout: float, accept: str, auth: httpx.Auth | None
+    ) -> FetchedFile | httpx.URL:
+        text = str(url)
+        async with self._host_slot(url.host):
+            try:
+                async with asyncio.timeout(timeout):
+                    # Media are already compressed; identity also keeps bombs out (decoded bytes are counted anyway).
+                    request = self._client.build_request(
+                        "GET", url, headers={"Accept": accept, "Accept-Encoding": "identity"}
+                    )
+                    response = await self._client.send(request, auth=auth, stream=True, follow_redirects=False)
+                    try:
+                        status = response.status_code
+                        if status in REDIRECT_STATUSES:
+                            location = response.headers.get("location")
+                            if not location:
+                                raise FetchError(text, "redirect without Location", status=status)
+                            try:
+                                return response.url.join(location)
+                            except (httpx.InvalidURL, TypeError, ValueError):
+                                raise FetchError(
+                                    text, f"unsafe url: invalid redirect target {location!r}", status=status
+                                ) from None
+                        if not 200 <= status < 300:
+                            raise self._status_error(text, response)
+                        declared = response.headers.get("content-length")
+                        if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
+                            raise FetchError(text, f"body too large ({declared} bytes declared)", status=status)
+                        size = 0
+                        async for chunk in response.aiter_bytes():
+                            size += len(chunk)
+                            if size > max_bytes:
+                                raise FetchError(text, f"body too large (over {max_bytes} bytes)", status=status)
+                            dest.write(chunk)
+                        return FetchedFile(text, status, response.headers.get("content-type", ""), size)
+                    finally:
+                        await response.aclose()
+            except TimeoutError:
+                raise FetchError(text, f"timed out after {timeout}s") from None
+            except httpx.HTTPError as exc:
+                raise FetchError(text, f"{type(exc).__name__}: {exc}") from None
 
     async def post_activity(
         self,
