@@ -61,6 +61,7 @@ class Env:
             record = await publish(session, activity, actor=self.alice, recipients=[self.bob])
             await session.commit()
             activity_id = record.id
+            activity = record.raw  # as stored: publish adds the FEP-8b32 proof
         job = await self.job_for(activity_id)
         return activity, job
 

@@ -3,6 +3,12 @@
 Nothing is stored unless the HTTP signature verifies with a key that belongs
 to the activity's actor.  The same activity id arriving twice is stored once
 and processed once.
+
+FEP-8b32 object integrity proofs are verified when present: a proof that does
+not verify is refused (401), one of a cryptosuite we do not support is logged
+and ignored.  An activity forwarded or relayed by someone else (the HTTP
+signature is theirs) is accepted on a valid proof made by its actor's key;
+without one, its origin must confirm it (:func:`confirmed_at_origin`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from ..errors import APIError
 from ..jobs import queue
 from ..state import AppState
 from .outbox import PROCESS_INBOX, host_of
+from .proofs import ProofError, verify_document
 from .remote import RemoteError, fetch, find_key
 
 log = logging.getLogger(__name__)
@@ -114,9 +121,38 @@ async def authenticate(
                 key, owner = await find_key(session, state, parsed.key_id, refresh=True)
             except RemoteError as fetch_error:
                 raise APIError(401, f"signature does not verify: {fetch_error}") from None
-    if owner.uri != actor and not await confirmed_at_origin(session, state, activity):
+    proven_by = await check_proof(session, state, activity, "the activity's")
+    if owner.uri == actor or proven_by == actor:
+        await check_object_proof(session, state, activity)
+    elif not await confirmed_at_origin(session, state, activity):  # the object was replaced by its origin's copy
         raise APIError(401, f"signed by {owner.uri}, but the activity's actor is {actor}")
     return str(actor)
+
+
+async def check_proof(session: AsyncSession, state: AppState, document: dict[str, Any], what: str) -> str | None:
+    """The actor whose key made ``document``'s valid proof; ``None`` without a proof we can check.
+
+    A proof that does not verify is a 401; an unsupported one is logged and ignored.
+    """
+    if document.get("proof") is None:
+        return None
+    try:
+        return await verify_document(state, session, document)
+    except ProofError as exc:
+        if exc.code == "unsupported":
+            log.info("ignoring the proof of %s: %s", id_of(document.get("id")), exc)
+            return None
+        raise APIError(401, f"{what} proof does not verify ({exc.code}): {exc}") from None
+
+
+async def check_object_proof(session: AsyncSession, state: AppState, activity: dict[str, Any]) -> None:
+    """Verify the proof of a Create/Update's embedded object, when it has one: it must be its author's."""
+    obj = activity.get("object")
+    if not has_type(activity, *AUTHORED_ACTIVITIES) or not isinstance(obj, dict) or obj.get("proof") is None:
+        return
+    controller = await check_proof(session, state, obj, "the object's")
+    if controller is not None and controller not in ids_of(obj.get("attributedTo")) + [id_of(activity.get("actor"))]:
+        raise APIError(401, f"the object's proof was made by {controller}, not by its author")
 
 
 async def confirmed_at_origin(session: AsyncSession, state: AppState, activity: dict[str, Any]) -> bool:

@@ -3,10 +3,15 @@
 Deliveries to remote servers are collapsed onto shared inboxes; activities
 addressed to local actors are handed straight to inbox processing (the same
 code path a remote activity takes), never sent over HTTP to ourselves.
+
+Every activity is signed here, once, with an FEP-8b32 object integrity proof
+(and the actor's own embedded object with its own): the stored JSON is what
+every delivery sends and what ``/activities/ID`` serves.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,6 +24,9 @@ from activitypub.extract import domain_of
 
 from ..db.models import Activity, ActivityState, Actor, Follow, FollowState, Job, JobState
 from ..jobs import queue
+from .proofs import ProofError, sign_document
+
+log = logging.getLogger(__name__)
 
 DELIVER = "deliver"
 PROCESS_INBOX = "inbox"
@@ -59,6 +67,10 @@ async def publish(
         targets.update({a.id: a for a in await follower_actors(session, actor)})
     targets.pop(actor.id, None)
 
+    try:
+        activity = await sign_document(session, actor, activity)
+    except ProofError as exc:  # not I-JSON (an integer beyond 2**53): sent without a proof
+        log.warning("activity %s is published without a proof: %s", activity.get("id"), exc)
     record = Activity(
         uri=activity["id"],
         activity_type=str(activity.get("type")),

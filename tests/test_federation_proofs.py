@@ -1,0 +1,326 @@
+"""FEP-8b32 proofs across instances: what we publish and serve is signed, what we receive is checked."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from awr.proof import verify_document_signature as awr_verify
+from sqlmodel import col, select
+
+from activitypub.integrity import ProofError, create_proof, proof_of
+from activitypub.keys import ed25519_public_from_multibase, generate_ed25519
+from fedisora.db.models import Activity, Actor, Key, Status
+from fedisora.federation.documents import actor_document, actor_keys
+from fedisora.federation.proofs import (
+    assertion_key,
+    resolve_verification_method,
+    sign_document,
+    verify_document,
+)
+from fedisora.processing import interactions, posts
+from tests.federation import Fediverse, Instance, signed_post
+
+AP = {"Accept": "application/activity+json"}
+
+
+async def fetch_json(instance: Instance, url: str) -> dict[str, Any]:
+    assert instance.client is not None
+    response = await instance.client.get(url, headers=AP)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def actor_row(instance: Instance, uri: str) -> Actor:
+    async with instance.state.sessions() as session:
+        return (await session.exec(select(Actor).where(Actor.uri == uri))).one()
+
+
+async def rsa_key(instance: Instance, actor: Actor) -> Key:
+    async with instance.state.sessions() as session:
+        return (await session.exec(select(Key).where(Key.actor_id == actor.id, Key.algorithm == "rsa"))).one()
+
+
+async def write(instance: Instance, author: Actor, text: str) -> tuple[Status, dict[str, Any]]:
+    """A public post by ``author``; the Create as ``publish`` stored (and would deliver) it."""
+    async with instance.state.sessions() as session:
+        me = await session.get(Actor, author.id)
+        status = await posts.create_post(session, instance.state, me, text)  # type: ignore[arg-type]
+        await session.commit()
+        record = (await session.exec(select(Activity).where(Activity.uri == f"{status.uri}/activity"))).one()
+        return status, record.raw
+
+
+async def verified_by(instance: Instance, document: dict[str, Any], **kwargs: Any) -> str:
+    async with instance.state.sessions() as session:
+        controller = await verify_document(instance.state, session, document, **kwargs)
+        await session.commit()
+        return controller
+
+
+def multikey_of(actor_doc: dict[str, Any]) -> bytes:
+    [entry] = actor_doc["assertionMethod"]
+    return ed25519_public_from_multibase(entry["publicKeyMultibase"])
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+async def test_local_and_instance_actors_publish_an_ed25519_multikey(world: Fediverse) -> None:
+    a = await world.add("a.example")
+    alice = await a.create_account("alice")
+    for uri in (alice.uri, "https://a.example/actor"):
+        doc = await fetch_json(a, uri)
+        assert "https://w3id.org/security/data-integrity/v1" in doc["@context"]
+        assert "https://w3id.org/security/multikey/v1" in doc["@context"]
+        [entry] = doc["assertionMethod"]
+        assert entry == {
+            "id": f"{uri}#ed25519-key",
+            "type": "Multikey",
+            "controller": uri,
+            "publicKeyMultibase": entry["publicKeyMultibase"],
+        }
+        assert entry["publicKeyMultibase"].startswith("z6Mk")
+        assert len(multikey_of(doc)) == 32
+        assert doc["publicKey"]["publicKeyPem"].startswith("-----BEGIN PUBLIC KEY-----")
+
+
+async def test_an_actor_without_an_ed25519_key_gets_one_when_it_first_signs(world: Fediverse) -> None:
+    a = await world.add("a.example")
+    alice = await a.create_account("alice")
+    async with a.state.sessions() as session:
+        for key in (await session.exec(select(Key).where(Key.actor_id == alice.id, Key.algorithm == "ed25519"))).all():
+            await session.delete(key)
+        await session.commit()
+        me = await session.get(Actor, alice.id)
+        assert me is not None
+        assert "assertionMethod" not in actor_document(me, await actor_keys(session, me))
+        signed = await sign_document(session, me, {"id": f"{alice.uri}/x", "type": "Note"})
+        await session.commit()
+        key = await assertion_key(session, me)
+        assert signed["proof"]["verificationMethod"] == key.key_id == f"{alice.uri}#ed25519-key"
+        assert actor_document(me, await actor_keys(session, me))["assertionMethod"][0]["id"] == key.key_id
+    b = await world.add("b.example")
+    assert await verified_by(b, signed) == alice.uri
+
+
+# --- what we publish and serve --------------------------------------------------------------
+
+
+async def test_published_create_and_its_note_carry_proofs_that_verify(world: Fediverse) -> None:
+    a = await world.add("a.example")
+    b = await world.add("b.example")
+    alice = await a.create_account("alice")
+    status, create = await write(a, alice, "signed words")
+
+    proof = proof_of(create)
+    assert proof is not None and proof["verificationMethod"] == f"{alice.uri}#ed25519-key"
+    assert proof["@context"] == create["@context"]
+    note = create["object"]
+    assert note["id"] == status.uri and proof_of(note) is not None
+    assert note["@context"] == create["@context"]  # kept, so the Note verifies alone
+
+    # another instance verifies both, fetching alice's key from her actor document
+    assert await verified_by(b, create, expected_controller=alice.uri) == alice.uri
+    assert await verified_by(b, note) == alice.uri
+    # and so does the independent implementation, with the key as published
+    public = multikey_of(await fetch_json(a, alice.uri))
+    assert awr_verify(create, create["proof"], public)
+    assert awr_verify(note, note["proof"], public)
+
+
+async def test_delivered_activities_are_the_signed_ones(world: Fediverse) -> None:
+    a = await world.add("a.example")
+    alice = await a.create_account("alice")
+    peer = world.add_documents("p.example")
+    remote = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": "https://p.example/users/pat", "type": "Person", "preferredUsername": "pat",
+        "inbox": "https://p.example/users/pat/inbox",
+    }
+    peer.serve(remote["id"], remote)
+    async with a.state.sessions() as session:
+        from fedisora.federation.remote import get_actor
+        from fedisora.processing import follows
+
+        pat = await get_actor(session, a.state, remote["id"])
+        me = await session.get(Actor, alice.id)
+        await follows.follow(session, a.state, me, pat)  # type: ignore[arg-type]
+        await session.commit()
+    await world.settle()
+    [follow] = peer.posted_activities()
+    assert follow["type"] == "Follow" and proof_of(follow) is not None
+    assert awr_verify(follow, follow["proof"], multikey_of(await fetch_json(a, alice.uri)))
+
+
+async def test_served_posts_and_activities_carry_proofs(world: Fediverse) -> None:
+    a = await world.add("a.example")
+    b = await world.add("b.example")
+    alice = await a.create_account("alice")
+    status, _ = await write(a, alice, "fetch me")
+    assert status.uri is not None
+
+    note = await fetch_json(a, status.uri)
+    create = await fetch_json(a, f"{status.uri}/activity")
+    assert proof_of(note) is not None and proof_of(create) is not None and proof_of(create["object"]) is not None
+    for document in (note, create, create["object"]):
+        assert await verified_by(b, document) == alice.uri
+
+    async with a.state.sessions() as session:
+        me = await session.get(Actor, alice.id)
+        record = await interactions.boost(session, a.state, me, status)  # type: ignore[arg-type]
+        await session.commit()
+    announce = await fetch_json(a, record.uri)
+    assert announce["type"] == "Announce" and await verified_by(b, announce) == alice.uri
+
+
+# --- what we receive ----------------------------------------------------------------------
+
+
+async def test_relayed_activity_with_a_valid_proof_is_accepted_without_asking_its_origin(world: Fediverse) -> None:
+    a = await world.add("a.example")
+    b = await world.add("b.example")
+    c = await world.add("c.example")
+    bob = await b.create_account("bob")
+    carol = await c.create_account("carol")
+    status, create = await write(c, carol, "relayed words")
+    relay_key = await rsa_key(b, bob)
+    assert a.client is not None
+
+    # bob tampers with the words: the proof no longer matches, and the reason says so
+    tampered = copy.deepcopy(create)
+    tampered["object"]["content"] = "<p>words carol never wrote</p>"
+    response = await signed_post(a.client, "https://a.example/inbox", tampered, relay_key.key_id, relay_key.private_key_pem or "")
+    assert response.status_code == 401
+    assert "proof" in response.json()["error"]
+
+    # relayed as carol signed it: accepted on the proof, her post is not fetched from c.example
+    before = len(world.transport.requests)
+    response = await signed_post(a.client, "https://a.example/inbox", create, relay_key.key_id, relay_key.private_key_pem or "")
+    assert response.status_code == 202, response.text
+    fetched = [str(r.url) for r in world.transport.requests[before:] if r.method == "GET"]
+    assert status.uri not in fetched and f"{status.uri}/activity" not in fetched
+    assert carol.uri in fetched  # only her key (actor document) was needed
+    await world.settle()
+    async with a.state.sessions() as session:
+        stored = (await session.exec(select(Status).where(Status.uri == status.uri))).one()
+    assert "relayed words" in stored.content
+
+
+async def test_a_proof_by_someone_else_does_not_vouch_for_the_actor(world: Fediverse) -> None:
+    a = await world.add("a.example")
+    b = await world.add("b.example")
+    c = await world.add("c.example")
+    bob = await b.create_account("bob")
+    carol = await c.create_account("carol")
+    _, create = await write(c, carol, "real")
+    fake = copy.deepcopy(create)
+    fake["id"] = f"{carol.uri}/statuses/1/activity"
+    fake["object"] = {k: v for k, v in fake["object"].items() if k != "proof"}
+    fake["object"]["id"] = f"{carol.uri}/statuses/1"
+    async with b.state.sessions() as session:
+        me = await session.get(Actor, bob.id)
+        fake = await sign_document(session, me, fake)  # type: ignore[arg-type]  # valid, but bob's
+        await session.commit()
+    relay_key = await rsa_key(b, bob)
+    assert a.client is not None
+    response = await signed_post(a.client, "https://a.example/inbox", fake, relay_key.key_id, relay_key.private_key_pem or "")
+    assert response.status_code == 401
+    assert "signed by" in response.json()["error"]  # not at its origin either
+
+
+async def test_the_actors_own_bad_proof_is_refused_and_an_unsupported_one_ignored(world: Fediverse) -> None:
+    a = await world.add("a.example")
+    c = await world.add("c.example")
+    carol = await c.create_account("carol")
+    _, create = await write(c, carol, "words")
+    key = await rsa_key(c, carol)
+    assert a.client is not None
+
+    broken = copy.deepcopy(create)
+    broken["cc"] = ["https://a.example/users/nobody"]
+    response = await signed_post(a.client, "https://a.example/inbox", broken, key.key_id, key.private_key_pem or "")
+    assert response.status_code == 401 and "invalid" in response.json()["error"]
+
+    inner = copy.deepcopy(create)
+    inner["object"]["content"] = "<p>changed inside</p>"
+    inner = {k: v for k, v in inner.items() if k != "proof"}
+    response = await signed_post(a.client, "https://a.example/inbox", inner, key.key_id, key.private_key_pem or "")
+    assert response.status_code == 401 and "object's proof" in response.json()["error"]
+
+    other = copy.deepcopy(create)
+    other["proof"] = {"type": "DataIntegrityProof", "cryptosuite": "ecdsa-jcs-2019", "proofValue": "z1111"}
+    response = await signed_post(a.client, "https://a.example/inbox", other, key.key_id, key.private_key_pem or "")
+    assert response.status_code == 202
+
+
+# --- resolving keys --------------------------------------------------------------------------
+
+
+async def test_verification_methods_must_be_listed_by_their_controller(world: Fediverse) -> None:
+    a = await world.add("a.example")
+    b = await world.add("b.example")
+    alice = await a.create_account("alice")
+    bob = await b.create_account("bob")
+    async with b.state.sessions() as session:
+        controller, key = await resolve_verification_method(b.state, session, f"{bob.uri}#ed25519-key")
+        assert controller == bob.uri
+        for method, reason in [
+            (f"{alice.uri}#no-such-key", "not an Ed25519 Multikey"),
+            (f"{alice.uri}#main-key", "not an Ed25519 Multikey"),  # RSA: not for proofs
+            ("https://z.example/users/zed#ed25519-key", "cannot get key"),
+            (f"{bob.uri}#other-key", "no local key"),
+        ]:
+            with pytest.raises(ProofError) as caught:
+                await resolve_verification_method(b.state, session, method)
+            assert caught.value.code == "unknown-key" and reason in str(caught.value), method
+        with pytest.raises(ProofError) as caught:
+            await resolve_verification_method(b.state, session, "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2")
+        assert caught.value.code == "unsupported"
+
+    # a key alice does not publish, used in her name, does not verify anything
+    stranger = generate_ed25519()
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    private = load_pem_private_key(stranger.private_pem.encode(), password=None)
+    forged = create_proof({"id": f"{alice.uri}/x", "type": "Note"}, private, f"{alice.uri}#ed25519-key")  # type: ignore[arg-type]
+    with pytest.raises(ProofError) as caught:
+        await verified_by(b, forged)
+    assert caught.value.code == "invalid"
+    async with a.state.sessions() as session:
+        me = await session.get(Actor, alice.id)
+        genuine = await sign_document(session, me, {"id": f"{alice.uri}/x", "type": "Note"})  # type: ignore[arg-type]
+    assert await verified_by(b, genuine, expected_controller=alice.uri) == alice.uri
+    with pytest.raises(ProofError) as caught:
+        await verified_by(b, genuine, expected_controller=bob.uri)
+    assert caught.value.code == "invalid"
+    with pytest.raises(ProofError) as caught:
+        await verified_by(b, {"id": f"{alice.uri}/x", "type": "Note"})
+    assert caught.value.code == "missing"
+    rows = await _keys_named(b, f"{alice.uri}#ed25519-key")
+    assert len(rows) == 1  # fetched once, stored once
+
+
+async def _keys_named(instance: Instance, key_id: str) -> list[Key]:
+    async with instance.state.sessions() as session:
+        return list((await session.exec(select(Key).where(col(Key.key_id) == key_id))).all())
+
+
+async def test_a_rotated_key_is_fetched_again(world: Fediverse) -> None:
+    a = await world.add("a.example")
+    b = await world.add("b.example")
+    alice = await a.create_account("alice")
+    async with a.state.sessions() as session:
+        me = await session.get(Actor, alice.id)
+        first = await sign_document(session, me, {"id": f"{alice.uri}/1", "type": "Note"})  # type: ignore[arg-type]
+    assert await verified_by(b, first) == alice.uri  # b now caches the key
+
+    async with a.state.sessions() as session:  # alice rotates her key under the same id
+        key = await assertion_key(session, await session.get(Actor, alice.id))  # type: ignore[arg-type]
+        pair = generate_ed25519()
+        key.private_key_pem, key.public_key_pem, key.public_key_multibase = pair.private_pem, pair.public_pem, pair.public_multibase
+        await session.commit()
+        me = await session.get(Actor, alice.id)
+        second = await sign_document(session, me, {"id": f"{alice.uri}/2", "type": "Note"})  # type: ignore[arg-type]
+    assert await verified_by(b, second) == alice.uri
