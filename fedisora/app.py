@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute
 from instance_config import Config
 
 from .api import activitypub, health, mastodon, webfinger, wellknown
+from .api import attestations as attestation_documents
 from .api.ratelimit import RateLimitMiddleware
 from .db.migrate import ensure_current
 from .errors import EXCEPTION_HANDLERS
@@ -36,6 +37,7 @@ def all_routes() -> list[BaseRoute]:
         *wellknown.routes,
         *webfinger.routes,
         *activitypub.routes,
+        *attestation_documents.routes,
         *mastodon.routes,
         *pages.routes,
         *profiles.routes,

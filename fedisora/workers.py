@@ -22,7 +22,10 @@ from .federation.delivery import deliver
 from .federation.handlers import process_inbox
 from .federation.outbox import DELIVER, PROCESS_INBOX
 from .jobs import queue
+from .media.jobs import PROCESS_MEDIA, cleanup_unattached, process_media
 from .jobs.runner import Handler, JobContext, JobRunner
+from .media.remote import CACHE_REMOTE_MEDIA, cache_remote_media, expire_remote_media
+from .attestations.receive import VERIFY_ATTESTATIONS, schedule_rechecks, verify_attestations
 from .state import AppState
 
 log = logging.getLogger(__name__)
@@ -33,8 +36,9 @@ KEEP_FINISHED_JOBS = timedelta(days=7)
 STOP_GRACE_SECONDS = 10.0
 
 
-async def maintenance(ctx: JobContext) -> None:
-    """Hourly housekeeping: forget jobs finished long ago, then schedule the next round."""
+async def maintenance(ctx: JobContext, state: AppState | None = None) -> None:
+    """Hourly housekeeping: forget jobs finished long ago and uploads never posted, then
+    schedule the next round."""
     cutoff = utcnow() - KEEP_FINISHED_JOBS
     async with ctx.engine.begin() as conn:
         result = await conn.execute(
@@ -45,6 +49,19 @@ async def maintenance(ctx: JobContext) -> None:
         )
     if result.rowcount:
         log.info("maintenance: removed %d finished jobs", result.rowcount)
+    if state is not None:
+        try:
+            await cleanup_unattached(ctx.engine, state.config)
+        except Exception:  # housekeeping must not stop the next round from being scheduled
+            log.exception("maintenance: cleaning up unattached media failed")
+        try:
+            await expire_remote_media(ctx.engine, state.config)
+        except Exception:  # likewise
+            log.exception("maintenance: expiring remote media copies failed")
+        try:
+            await schedule_rechecks(state)
+        except Exception:  # likewise
+            log.exception("maintenance: queuing attestation re-verification failed")
     await schedule_maintenance(ctx.engine)
 
 
@@ -63,9 +80,12 @@ async def schedule_maintenance(engine: queue.Target) -> None:
 def job_handlers(state: AppState) -> dict[str, Handler]:
     """The job kinds this process can run.  Later issues register more here."""
     return {
-        MAINTENANCE: maintenance,
+        MAINTENANCE: functools.partial(maintenance, state=state),
+        PROCESS_MEDIA: functools.partial(process_media, config=state.config),
+        CACHE_REMOTE_MEDIA: functools.partial(cache_remote_media, state=state),
         DELIVER: functools.partial(deliver, state=state),
         PROCESS_INBOX: functools.partial(process_inbox, state=state),
+        VERIFY_ATTESTATIONS: functools.partial(verify_attestations, state=state),
     }
 
 

@@ -53,6 +53,8 @@ def test_metadata_has_all_tables_with_named_constraints() -> None:
         "oauth_applications", "oauth_authorization_codes", "oauth_tokens",
         "notifications", "bookmarks", "mutes", "markers", "status_edits",
         "status_tags", "idempotency_keys",
+        "attestations", "status_lists", "moderation_audit_log",
+        "attestation_verifications", "attestation_status_lists",
     }  # fmt: skip
     for table in metadata.tables.values():
         for constraint in table.constraints:

@@ -77,6 +77,7 @@ MEDIA = {
     "id": str, "type": str, "url": (str, NONE), "preview_url": (str, NONE),
     "remote_url": (str, NONE), "preview_remote_url": (str, NONE), "text_url": (str, NONE),
     "meta": dict, "description": (str, NONE), "blurhash": (str, NONE),
+    "fedisora": dict,  # ours: {state, progress, error} of processing
 }
 MEDIA_TYPES = {"unknown", "image", "gifv", "video", "audio"}
 MENTION = {"id": str, "username": str, "url": str, "acct": str}

@@ -3,6 +3,9 @@
 Every URL that is an ActivityPub id answers AP JSON to ``Accept:
 application/activity+json`` (or ld+json) and an HTML page (or a redirect to
 one) to browsers, with ``Vary: Accept`` so caches keep them apart.
+
+Posts and their ``Create`` carry an FEP-8b32 proof made with the author's
+Ed25519 key; other activities are served as stored, signed when published.
 """
 
 from __future__ import annotations
@@ -20,16 +23,18 @@ from activitypub.addressing import is_public
 from activitypub.extract import ids_of
 
 from ..accounts.service import get_instance_actor
+from ..attestations.documents import attestation_entries
 from ..db.models import Activity, Actor, Status, username_key
 from ..errors import APIError
 from ..federation import collections
 from ..federation.inbox import receive
+from ..federation.proofs import sign_document
 from ..federation.documents import (
     actor_document,
     actor_keys,
     create_document,
-    mentioned_actors,
     note_document,
+    note_parts,
 )
 from ..state import AppState
 
@@ -87,7 +92,8 @@ async def actor(request: Request) -> Response:
         person = await local_actor(session, state, request.path_params["username"])
         if not wants_activitypub(request):
             return html_redirect(person.url or f"{state.config.base_url}/@{person.username}")
-        return ap_response(actor_document(person, await actor_keys(session, person)))
+        entries = await attestation_entries(session, person)
+        return ap_response(actor_document(person, await actor_keys(session, person), entries))
 
 
 async def instance_actor(request: Request) -> Response:
@@ -113,7 +119,7 @@ async def outbox(request: Request) -> Response:
         posts = await collections.outbox_page(session, person, max_id=max_id, limit=PAGE_SIZE)
         items = []
         for post in posts:
-            note = note_document(state.config, post, person, await mentioned_actors(session, post))
+            note = note_document(state.config, post, person, await note_parts(session, state.config, post))
             items.append(create_document(note))
         page_id = f"{base}?page=true" if max_id is None else f"{base}?max_id={max_id}"
         next_page = f"{base}?max_id={posts[-1].id}" if len(posts) == PAGE_SIZE else None
@@ -181,10 +187,11 @@ async def status(request: Request) -> Response:
             return ap_response(vocab.tombstone(post.uri, post.object_type, post.deleted_at), 410)
         if not wants_activitypub(request):
             return html_redirect(post.url or post.uri)
-        note = note_document(state.config, post, person, await mentioned_actors(session, post))
-        if request.url.path.endswith("/activity"):
-            return ap_response(create_document(note))
-        return ap_response(note)
+        note = note_document(state.config, post, person, await note_parts(session, state.config, post))
+        document = create_document(note) if request.url.path.endswith("/activity") else note
+        signed = await sign_document(session, person, document)
+        await session.commit()  # an account without an Ed25519 key has just been given one
+        return ap_response(signed)
 
 
 async def activity(request: Request) -> Response:

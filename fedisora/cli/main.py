@@ -14,7 +14,7 @@ from instance_config import ConfigError
 from .. import __version__
 from ..accounts.service import AccountError
 from ..db.migrate import DatabaseNotCurrent
-from . import account, config, db, init, serve, social
+from . import account, attest, attest_verify, config, db, init, media, serve, social
 from .errors import CLIError
 
 EXPECTED_ERRORS = (CLIError, ConfigError, AccountError, DatabaseNotCurrent)
@@ -30,9 +30,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show full tracebacks for unexpected errors"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (init, serve, account, social, db, config):
+    for module in (init, serve, account, social, db, config, media):
         module.register(sub)
+    register_attest(sub)
     return parser
+
+
+def register_attest(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """``fedisora attest …`` (issuing commands and ``verify``); returns its command group."""
+    attest_commands = attest.register(sub)
+    attest_verify.register(attest_commands)
+    return attest_commands
 
 
 MAX_MESSAGE = 400

@@ -18,6 +18,7 @@ from instance_config import Config
 
 from ..db.models import Actor, ActorType, Block, Follow, FollowState, Mute, Status, User, Visibility, utcnow
 from ..html import html_to_text
+from .attestations import add_account_verification
 from .common import acct, entity_id, iso, iso_date, missing_avatar_url, missing_header_url
 
 __all__ = ["account", "relationship", "mention", "role", "AccountCache"]
@@ -154,6 +155,8 @@ async def account(
     if source:
         entity["source"] = await _source(session, actor)
         entity["role"] = role(user)
+    if not suspended:  # attestations: the "Verification" field and entity["fedisora"]["verification"]
+        await add_account_verification(session, config, actor, entity)
     if cache is not None:
         cache[key] = entity
     return entity

@@ -19,9 +19,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from activitypub.extract import as_list, datetime_of, id_of, int_of, text_of, types_of
 from instance_config import Config
 
+from ..attestations.vocabulary import AI_SOURCE_TYPES
 from ..db.models import Actor, Bookmark, Like, MediaAttachment, MediaState, Mention, Status, Visibility, utcnow
 from ..html import find_hashtags, html_to_text
 from .accounts import AccountCache, account, mention
+from .attestations import add_status_verification
+from ..media.remote import request_copies
 from .common import entity_id, iso, iso_or_none, media_url, tag_url
 
 __all__ = ["status", "statuses", "context", "media_attachment", "tag"]
@@ -73,6 +76,8 @@ def media_attachment(config: Config, media: MediaAttachment) -> dict[str, Any]:
         url = media.remote_url
     if media.thumbnail_path:
         preview = media_url(config, media.thumbnail_path)
+    elif media.thumbnail_remote_url:
+        preview = media.thumbnail_remote_url  # remote thumbnail not copied (yet): the origin's
     elif media.media_type in ("image", "gifv") and url:
         preview = url  # no smaller copy made: the image previews itself
     else:
@@ -83,12 +88,39 @@ def media_attachment(config: Config, media: MediaAttachment) -> dict[str, Any]:
         "url": url,
         "preview_url": preview,
         "remote_url": media.remote_url,
-        "preview_remote_url": None,  # not stored: the origin's thumbnail URL
+        "preview_remote_url": media.thumbnail_remote_url,
         "text_url": None,  # Mastodon's short /media links: not made
         "meta": _meta(media),
         "description": media.description,
         "blurhash": media.blurhash,
+        # Ours: where processing stands (Mastodon only says url: null meanwhile).
+        "fedisora": {
+            "state": media.state,
+            "progress": min(1.0, max(0.0, float(media.progress or 0.0)))
+            if media.state == MediaState.PROCESSING.value
+            else (1.0 if media.state == MediaState.READY.value else 0.0),
+            "error": media.error if media.state == MediaState.FAILED.value else None,
+            **_source(media),
+        },
     }
+
+
+def _source(media: MediaAttachment) -> dict[str, Any]:
+    """What we know of how the media was made: its IPTC digital source type (from its
+    C2PA manifest, the generator, or the origin's provenance), and whether that means AI."""
+    if not media.digital_source_type and not media.c2pa:
+        return {}  # absent when there is nothing to say
+    found: dict[str, Any] = {
+        "digital_source_type": media.digital_source_type,
+        "ai_generated": media.digital_source_type in AI_SOURCE_TYPES,
+    }
+    if media.c2pa:
+        c2pa = media.c2pa
+        found["content_credentials"] = {
+            key: c2pa.get(key)
+            for key in ("valid", "claim_generator", "issuer", "actions", "software_agents", "resigned", "lost")
+        }
+    return found
 
 
 # ---- tags --------------------------------------------------------------------------------
@@ -208,6 +240,7 @@ async def _status(
         )
     ).all()
 
+    request_copies(session, config, media)  # remote media whose local copy expired: fetch again
     entity: dict[str, Any] = {
         "id": entity_id(row.id),
         "uri": row.uri,
@@ -232,6 +265,7 @@ async def _status(
         "card": None,  # not made: link preview cards
         "poll": poll(row),
     }
+    await add_status_verification(session, config, row, list(media), entity)  # attestations, media provenance
     if source:
         entity["text"] = row.source_text if row.source_text is not None else html_to_text(row.content)
     else:

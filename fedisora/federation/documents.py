@@ -5,6 +5,8 @@ Shapes follow Mastodon's (see docs/FEDERATION.md) so every peer reads them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import select
@@ -15,7 +17,7 @@ from activitypub.addressing import addressing
 from instance_config import Config
 
 from ..db.ids import new_id
-from ..db.models import Actor, Key, KeyAlgorithm, KeyPurpose, Mention, Status
+from ..db.models import Actor, Key, KeyAlgorithm, KeyPurpose, MediaAttachment, MediaState, Mention, Status, StatusTag
 
 ACTIVITY_JSON = "application/activity+json"
 
@@ -42,7 +44,10 @@ async def actor_keys(session: AsyncSession, actor: Actor) -> list[Key]:
     return list((await session.exec(query)).all())
 
 
-def actor_document(actor: Actor, keys: list[Key]) -> dict[str, Any]:
+def actor_document(
+    actor: Actor, keys: list[Key], attestations: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
+    """``attestations``: attachment entries from ``fedisora.attestations.documents.attestation_entries``."""
     rsa = next(
         (k for k in reversed(keys) if k.algorithm == KeyAlgorithm.RSA.value and k.purpose == KeyPurpose.HTTP_SIGNATURE.value),
         None,
@@ -54,7 +59,7 @@ def actor_document(actor: Actor, keys: list[Key]) -> dict[str, Any]:
         for k in keys
         if k.algorithm == KeyAlgorithm.ED25519.value and k.public_key_multibase
     ]
-    return vocab.actor_document(
+    document = vocab.actor_document(
         id=actor.uri,
         type=actor.actor_type,
         preferred_username=actor.username,
@@ -79,6 +84,43 @@ def actor_document(actor: Actor, keys: list[Key]) -> dict[str, Any]:
         also_known_as=actor.also_known_as,
         moved_to=actor.moved_to_uri,
     )
+    if attestations:
+        from ..attestations.documents import add_attestations  # here: attestations imports this module
+
+        add_attestations(document, attestations)
+    return document
+
+
+@dataclass
+class NoteParts:
+    """What a status's ``Note`` carries beside the status row itself: the actors it
+    mentions, its published media, its hashtags and the media provenance credentials
+    (by media id).  Loaded by :func:`note_parts`."""
+
+    mentions: list[Actor] = field(default_factory=list)
+    media: list[MediaAttachment] = field(default_factory=list)
+    hashtags: list[str] = field(default_factory=list)
+    provenance: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+async def published_media(session: AsyncSession, status: Status) -> list[MediaAttachment]:
+    """A status's media that may be published: ``ready``, with a local file, in order."""
+    query = (
+        select(MediaAttachment)
+        .where(
+            MediaAttachment.status_id == status.id,
+            MediaAttachment.state == MediaState.READY.value,
+            MediaAttachment.file_path.is_not(None),  # type: ignore[union-attr]
+        )
+        .order_by(MediaAttachment.id)  # type: ignore[arg-type]
+    )
+    return list((await session.exec(query)).all())
+
+
+async def status_hashtags(session: AsyncSession, status: Status) -> list[str]:
+    """The status's hashtags (lower-cased, without ``#``) as recorded in ``status_tags``."""
+    query = select(StatusTag.name).where(StatusTag.status_id == status.id).order_by(StatusTag.id)  # type: ignore[arg-type]
+    return list(dict.fromkeys((await session.exec(query)).all()))
 
 
 async def mentioned_actors(session: AsyncSession, status: Status) -> list[Actor]:
@@ -86,19 +128,127 @@ async def mentioned_actors(session: AsyncSession, status: Status) -> list[Actor]
     return list((await session.exec(query)).all())
 
 
+async def note_parts(session: AsyncSession, config: Config, status: Status, *, issue: bool = False) -> NoteParts:
+    """Everything :func:`note_document` needs besides the status.
+
+    With ``issue`` (when the Note is about to be sent, inside a transaction that
+    commits) missing provenance credentials for local media are issued; otherwise
+    only those already issued are included.
+    """
+    from ..attestations.documents import existing_provenance, provenance_for_media  # attestations imports this module
+
+    media = await published_media(session, status)
+    provenance: dict[int, dict[str, Any]] = {}
+    if issue:
+        for item in media:
+            credential = await provenance_for_media(session, config, item)
+            if credential is not None:
+                provenance[item.id] = credential
+    else:
+        provenance = await existing_provenance(session, media)
+    return NoteParts(
+        mentions=await mentioned_actors(session, status),
+        media=media,
+        hashtags=await status_hashtags(session, status),
+        provenance=provenance,
+    )
+
+
+def media_url(config: Config, file_path: str) -> str:
+    """The public URL of a stored file, as the client API gives it."""
+    from ..convert.common import media_url as public_url  # here: convert imports this module
+
+    return public_url(config, file_path)
+
+
+def tag_url(config: Config, name: str) -> str:
+    return f"{config.base_url}/tags/{name.lower()}"
+
+
 def mention_name(actor: Actor) -> str:
     return f"@{actor.username}@{actor.domain}"
 
 
-def note_document(
-    config: Config, status: Status, author: Actor, mentions: list[Actor]
-) -> dict[str, Any]:
+def _focal_point(media: MediaAttachment) -> tuple[float, float]:
+    if media.focus_x is None or media.focus_y is None:
+        return (0.0, 0.0)
+    return (media.focus_x, media.focus_y)
+
+
+def _dimension(media: MediaAttachment, key: str) -> int | None:
+    meta = media.meta or {}
+    value = meta.get(key)
+    if not isinstance(value, int) and isinstance(meta.get("original"), dict):
+        value = meta["original"].get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+_THUMBNAIL_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
+_FILE_TYPES = {"mp4": "video/mp4", "m4v": "video/mp4", "webm": "video/webm", "mov": "video/quicktime", **_THUMBNAIL_TYPES}
+
+
+def attachment_document(config: Config, media: MediaAttachment) -> dict[str, Any] | None:
+    """One published media as a Mastodon-shaped ``Document`` (None when it has no file)."""
+    if not media.file_path:
+        return None
+    ext = media.file_path.rsplit(".", 1)[-1].lower()
+    mime = media.mime_type or _FILE_TYPES.get(ext) or {"video": "video/mp4", "image": "image/jpeg"}.get(
+        media.media_type, "application/octet-stream"
+    )
+    thumb_type = None
+    if media.thumbnail_path:
+        thumb_type = _THUMBNAIL_TYPES.get(media.thumbnail_path.rsplit(".", 1)[-1].lower())
+    return vocab.document_attachment(
+        url=media_url(config, media.file_path),
+        media_type=mime,
+        name=media.description or None,
+        blurhash=media.blurhash,
+        width=_dimension(media, "width"),
+        height=_dimension(media, "height"),
+        focal_point=_focal_point(media),
+        thumbnail_url=media_url(config, media.thumbnail_path) if media.thumbnail_path else None,
+        thumbnail_media_type=thumb_type,
+    )
+
+
+def ai_label(media: Sequence[MediaAttachment]) -> dict[str, Any] | None:
+    """A FEP-4c96 ``Label`` tag naming the IPTC digital source type when any media is
+    AI-generated (servers that don't know ``Label`` ignore it)."""
+    from ..attestations.vocabulary import AI_SOURCE_TYPES, IPTC_DIGITAL_SOURCE_TYPE  # attestations imports this module
+
+    for item in media:
+        if item.digital_source_type in AI_SOURCE_TYPES:
+            return {
+                "type": "Label",
+                "href": IPTC_DIGITAL_SOURCE_TYPE + item.digital_source_type,
+                "name": "AI-generated",
+            }
+    return None
+
+
+def note_document(config: Config, status: Status, author: Actor, parts: NoteParts) -> dict[str, Any]:
+    """The status as a ``Note``: mentions, hashtags, an AI label when it applies, and its
+    ready media as ``Document``s, each with its provenance credential when it has one."""
+    from ..attestations.documents import attach_provenance  # attestations imports this module
+    from ..attestations.vocabulary import PROVENANCE_TERMS
+
+    mentions = parts.mentions
     to, cc = addressing(
         status.visibility,  # type: ignore[arg-type]
         followers_uri=author.followers_uri or f"{author.uri}/followers",
         mentioned=[m.uri for m in mentions],
     )
-    return vocab.note(
+    attachments = []
+    for item in parts.media:
+        doc = attachment_document(config, item) if item.state == MediaState.READY.value else None
+        if doc is not None:
+            attachments.append(attach_provenance(doc, parts.provenance.get(item.id)))
+    tags: list[dict[str, Any]] = [vocab.mention(m.uri, mention_name(m)) for m in mentions]
+    tags += [vocab.hashtag(name, tag_url(config, name)) for name in parts.hashtags]
+    label = ai_label(parts.media)
+    if label is not None:
+        tags.append(label)
+    note = vocab.note(
         id=status.uri,
         attributed_to=author.uri,
         content=status.content,
@@ -111,9 +261,13 @@ def note_document(
         sensitive=status.sensitive,
         url=status.url,
         conversation=status.conversation_uri,
-        tags=[vocab.mention(m.uri, mention_name(m)) for m in mentions],
+        attachments=attachments,
+        tags=tags,
         language=status.language,
     )
+    if any("provenance" in doc for doc in attachments) or label is not None:
+        note["@context"] = [*note["@context"], dict(PROVENANCE_TERMS)]
+    return note
 
 
 def create_document(note: dict[str, Any]) -> dict[str, Any]:

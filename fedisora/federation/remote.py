@@ -172,6 +172,9 @@ async def store_actor(session: AsyncSession, doc: dict[str, Any], served_by: str
                 setattr(existing, name, value)
             existing.revoked_at = None
     await session.flush()
+    from ..attestations.receive import actor_stored  # the attestations package imports federation
+
+    await actor_stored(session, actor, doc)  # queue verifying the credentials the actor carries
     return actor
 
 

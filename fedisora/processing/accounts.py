@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub import vocab
 
+from ..attestations.documents import attestation_entries
 from ..db.models import Actor, ActorType, Follow, FollowState, Mute, utcnow
 from ..federation.documents import actor_document, actor_keys, new_activity_uri
 from ..federation.outbox import publish
@@ -129,7 +130,7 @@ def _snapshot(actor: Actor) -> tuple[object, ...]:
 
 async def publish_profile_update(session: AsyncSession, state: AppState, actor: Actor) -> None:
     """Send ``Update(actor)`` to the actor's followers (they re-fetch the profile)."""
-    document = actor_document(actor, await actor_keys(session, actor))
+    document = actor_document(actor, await actor_keys(session, actor), await attestation_entries(session, actor))
     update = vocab.update(
         id=new_activity_uri(state.config),
         actor=actor.uri,
@@ -137,6 +138,7 @@ async def publish_profile_update(session: AsyncSession, state: AppState, actor: 
         cc=[actor.followers_uri or f"{actor.uri}/followers"],
         published=utcnow(),
     )
+    update["@context"] = document["@context"]  # credentials inside need data-integrity v2
     await publish(session, update, actor=actor, to_followers=True)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -9,11 +11,12 @@ from activitypub import vocab
 from activitypub.addressing import addressing
 
 from ..db.ids import new_id
-from ..db.models import Actor, Mention, Status, Visibility, utcnow
+from ..db.models import Actor, MediaAttachment, Mention, Status, Visibility, utcnow
 from ..federation.documents import (
     create_document,
     mentioned_actors,
     note_document,
+    note_parts,
     status_uri,
     status_url,
 )
@@ -51,9 +54,9 @@ def _render(state: AppState, text: str, mentions: dict[tuple[str, str | None], A
     return render_text(text, mention_url=mention_url, tag_url=lambda tag: f"{state.config.base_url}/tags/{tag}")
 
 
-def _check(text: str, visibility: str) -> None:
-    if not text.strip():
-        raise ActionError("a post needs some text")
+def _check(text: str, visibility: str, *, has_media: bool = False) -> None:
+    if not text.strip() and not has_media:
+        raise ActionError("a post needs some text or media")
     if len(text) > MAX_CHARS:
         raise ActionError(f"a post may have at most {MAX_CHARS} characters")
     if visibility not in {v.value for v in Visibility}:
@@ -79,8 +82,11 @@ async def create_post(
     spoiler_text: str = "",
     sensitive: bool = False,
     language: str | None = None,
+    media: Sequence[MediaAttachment] = (),
 ) -> Status:
-    _check(text, visibility)
+    """Create, store and deliver a post; ``media`` (already checked by the caller: the
+    author's own, ready, unattached) are attached before the ``Create`` is built."""
+    _check(text, visibility, has_media=bool(media))
     mentions = await _resolve_mentions(session, state, text)
     if in_reply_to is not None:
         parent_author = await session.get(Actor, in_reply_to.actor_id)
@@ -109,8 +115,12 @@ async def create_post(
     for actor in {a.id: a for a in mentions.values()}.values():
         session.add(Mention(status_id=status.id, actor_id=actor.id))
     await session.flush()
+    for item in media:
+        item.status_id = status.id
+        session.add(item)
+    await session.flush()
     await record_tags(session, status, hashtags_of_text(text))
-    note = note_document(state.config, status, author, await mentioned_actors(session, status))
+    note = note_document(state.config, status, author, await note_parts(session, state.config, status, issue=True))
     await _deliver(session, state, author, status, create_document(note))
     await notify_mentions(session, status, author)
     return status
@@ -122,7 +132,8 @@ async def edit_post(
 ) -> Status:
     if status.actor_id != author.id or status.deleted_at is not None or status.reblog_of_id is not None:
         raise ActionError("you can only edit your own posts", 403)
-    _check(text, status.visibility)
+    attached = (await session.exec(select(MediaAttachment.id).where(MediaAttachment.status_id == status.id))).first()
+    _check(text, status.visibility, has_media=attached is not None)
     mentions = await _resolve_mentions(session, state, text)
     before = snapshot(status)
     status.content = _render(state, text, mentions)
@@ -141,7 +152,7 @@ async def edit_post(
     await session.flush()
     await record_tags(session, status, hashtags_of_text(text))
     await record_edit(session, status, before)
-    note = note_document(state.config, status, author, await mentioned_actors(session, status))
+    note = note_document(state.config, status, author, await note_parts(session, state.config, status, issue=True))
     # A fresh id per edit: two edits within one second are two activities.
     update = vocab.update(id=f"{status.uri}#updates/{new_id()}", actor=author.uri, object=note)
     await _deliver(session, state, author, status, update)
@@ -153,7 +164,7 @@ async def edit_post(
 async def delete_post(session: AsyncSession, state: AppState, author: Actor, status: Status) -> None:
     if status.actor_id != author.id or status.deleted_at is not None:
         raise ActionError("you can only delete your own posts", 403)
-    note = note_document(state.config, status, author, await mentioned_actors(session, status))
+    note = note_document(state.config, status, author, await note_parts(session, state.config, status))
     delete = vocab.delete(
         id=f"{status.uri}#delete",
         actor=author.uri,

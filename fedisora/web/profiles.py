@@ -13,9 +13,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from ..api.activitypub import ap_response, local_actor, public_status, wants_activitypub
+from ..attestations.documents import attestation_entries
 from ..db.models import Actor, Status
 from ..federation import collections
-from ..federation.documents import actor_document, actor_keys, mentioned_actors, note_document
+from ..federation.documents import actor_document, actor_keys, note_document, note_parts
 from ..state import AppState
 from .layout import page
 
@@ -49,7 +50,8 @@ async def profile(request: Request) -> Response:
     async with state.sessions() as session:
         actor = await local_actor(session, state, request.path_params["username"])
         if wants_activitypub(request):
-            return ap_response(actor_document(actor, await actor_keys(session, actor)))
+            entries = await attestation_entries(session, actor)
+            return ap_response(actor_document(actor, await actor_keys(session, actor), entries))
         posts = await collections.outbox_page(session, actor, max_id=None, limit=PROFILE_POSTS)
     items = "\n".join(_post_html(p) for p in posts if p.visibility == "public") or "<p>No posts yet.</p>"
     body = _header(actor, state.config.instance.domain) + f"<main>{items}</main>"
@@ -64,7 +66,7 @@ async def post(request: Request) -> Response:
         if status.deleted_at is not None:
             return HTMLResponse(page("Deleted", "<p>This post was deleted.</p>"), status_code=410)
         if wants_activitypub(request):
-            note = note_document(state.config, status, actor, await mentioned_actors(session, status))
+            note = note_document(state.config, status, actor, await note_parts(session, state.config, status))
             return ap_response(note)
     body = _header(actor, state.config.instance.domain) + f"<main>{_post_html(status)}</main>"
     return HTMLResponse(page(f"Post by @{actor.username}", body), headers={"Vary": "Accept"})

@@ -14,6 +14,8 @@ from . import follow_requests
 from . import preferences
 from . import statuses, timelines
 from . import notifications, markers, search, streaming
+from . import media
+from . import admin_attestations
 
 routes: list[BaseRoute] = [
     *instance.routes,
@@ -23,9 +25,11 @@ routes: list[BaseRoute] = [
     *follow_requests.routes,
     *preferences.routes,
     *statuses.routes,
+    *media.routes,
     *timelines.routes,
     *notifications.routes,
     *markers.routes,
     *search.routes,
     *streaming.routes,
+    *admin_attestations.routes,
 ]

@@ -200,14 +200,25 @@ def _refuse_unsupported(params: dict[str, Any]) -> None:
         raise APIError(422, "Polls are not supported on this server")
 
 
+VIDEO_LIKE = ("video", "gifv", "audio")
+TOO_MANY_MEDIA = f"Cannot attach more than {MAX_MEDIA_ATTACHMENTS} files"
+IMAGES_AND_VIDEO = "Cannot attach a video to a post that already contains images"
+NOT_READY = "Cannot attach files that have not finished processing. Try again in a moment!"
+
+
 async def _media(
     session: AsyncSession, actor: Actor, ids: Sequence[int], *, status: Status | None = None
 ) -> list[MediaAttachment]:
-    """The caller's media ``ids``, unattached (or attached to ``status``) and ready."""
+    """The caller's media ``ids``, unattached (or attached to ``status``) and ready.
+
+    Mastodon's rules and wording: at most 4 files; a video (or GIF video, or audio)
+    only alone; none still processing.  Unknown, foreign, already attached and failed
+    media are refused too (Mastodon silently drops the first three)."""
     if not ids:
         return []
     if len(ids) > MAX_MEDIA_ATTACHMENTS:
-        raise APIError(422, f"Validation failed: You can attach at most {MAX_MEDIA_ATTACHMENTS} files")
+        raise APIError(422, TOO_MANY_MEDIA)
+    ids = list(dict.fromkeys(ids))  # a repeated id counts once, as on Mastodon
     rows = (
         await session.exec(
             select(MediaAttachment).where(
@@ -224,9 +235,11 @@ async def _media(
             raise APIError(422, f"Validation failed: Media {media_id} is unknown or already attached")
         if item.state == MediaState.FAILED.value:
             raise APIError(422, f"Validation failed: Media {media_id} could not be processed")
-        if item.state != MediaState.READY.value:
-            raise APIError(422, "Cannot attach files that have not finished processing. Try again in a moment!")
         media.append(item)
+    if len(media) > 1 and any(item.media_type in VIDEO_LIKE for item in media):
+        raise APIError(422, IMAGES_AND_VIDEO)
+    if any(item.state != MediaState.READY.value for item in media):
+        raise APIError(422, NOT_READY)
     return media
 
 
@@ -291,11 +304,10 @@ async def create_status(request: Request) -> Response:
                 spoiler_text=spoiler_text,
                 sensitive=sensitive,
                 language=language,
+                media=media,
             )
         except ActionError as exc:
             raise _action_error(exc) from None
-        for item in media:
-            item.status_id = status.id
         if key is not None:
             session.add(IdempotencyKey(user_id=auth.user.id, key=key, status_id=status.id))
         try:

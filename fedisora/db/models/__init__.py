@@ -2,6 +2,7 @@
 schema alembic compares migrations against."""
 
 from fedisora.db.models.activities import Activity, ActivityState
+from fedisora.db.models.attestations import Attestation, ModerationAuditEntry, StatusList
 from fedisora.db.models.actors import (
     Actor,
     ActorType,
@@ -29,6 +30,7 @@ from fedisora.db.models.jobs import FINISHED_JOB_STATES, Job, JobState
 from fedisora.db.models.media import MediaAttachment, MediaState, MediaType
 from fedisora.db.models.oauth import OAuthApplication, OAuthAuthorizationCode, OAuthToken
 from fedisora.db.models.statuses import Status, Visibility
+from fedisora.db.models.verifications import AttestationVerification, StatusListCache
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -70,4 +72,9 @@ __all__ = [
     "OAuthApplication",
     "OAuthAuthorizationCode",
     "OAuthToken",
+    "Attestation",
+    "StatusList",
+    "ModerationAuditEntry",
+    "AttestationVerification",
+    "StatusListCache",
 ]
