@@ -18,7 +18,10 @@ from .web.layout import page
 log = logging.getLogger(__name__)
 
 # Machine-facing paths: their errors are JSON whatever the Accept header says.
-JSON_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/nodeinfo/", "/healthz", "/inbox", "/activities/")
+JSON_PREFIXES = (
+    "/api/", "/oauth/", "/.well-known/", "/nodeinfo/", "/healthz", "/inbox", "/activities/",
+    "/attestations/", "/status-lists/",
+)
 
 
 class APIError(Exception):
