@@ -315,7 +315,8 @@ class FederationClient:
             except httpx.HTTPError as exc:
                 raise FetchError(text, f"{type(exc).__name__}: {exc}") from None
 
-    async def _handle_fetch_response(self, url: str, response: httpx.Response) -> FetchedDocument | httpx.URL:
+    def _redirect_or_error(self, url: str, response: httpx.Response) -> httpx.URL | None:
+        """The redirect target of a 3xx, ``FetchError`` for other non-2xx answers, else None."""
         status = response.status_code
         if status in REDIRECT_STATUSES:
             location = response.headers.get("location")
@@ -327,6 +328,12 @@ class FederationClient:
                 raise FetchError(url, f"unsafe url: invalid redirect target {location!r}", status=status) from None
         if not 200 <= status < 300:
             raise self._status_error(url, response)
+        return None
+
+    async def _handle_fetch_response(self, url: str, response: httpx.Response) -> FetchedDocument | httpx.URL:
+        status = response.status_code
+        if (target := self._redirect_or_error(url, response)) is not None:
+            return target
         content_type = response.headers.get("content-type", "")
         if _media_type(content_type) not in JSON_CONTENT_TYPES:
             raise FetchError(url, f"not a JSON content type: {content_type!r}", status=status)
@@ -390,18 +397,8 @@ class FederationClient:
                     response = await self._client.send(request, auth=auth, stream=True, follow_redirects=False)
                     try:
                         status = response.status_code
-                        if status in REDIRECT_STATUSES:
-                            location = response.headers.get("location")
-                            if not location:
-                                raise FetchError(text, "redirect without Location", status=status)
-                            try:
-                                return response.url.join(location)
-                            except (httpx.InvalidURL, TypeError, ValueError):
-                                raise FetchError(
-                                    text, f"unsafe url: invalid redirect target {location!r}", status=status
-                                ) from None
-                        if not 200 <= status < 300:
-                            raise self._status_error(text, response)
+                        if (target := self._redirect_or_error(text, response)) is not None:
+                            return target
                         declared = response.headers.get("content-length")
                         if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
                             raise FetchError(text, f"body too large ({declared} bytes declared)", status=status)
