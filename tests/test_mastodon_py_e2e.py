@@ -13,9 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mastodon import Mastodon, StreamListener
 
+from tests.media_samples import make_video
 from tests.processes import cli, free_port, shown, start, stop, wait_healthy
 from tests.test_mastodon_py_login import OOB, fill_in_form, inputs
 
@@ -120,6 +122,29 @@ def test_two_instances_through_mastodon_py(tmp_path: Path) -> None:
         assert notification["account"]["acct"] == f"bob@localhost:{port_b}"
         assert notification["status"]["id"] == posted["id"]
         assert any(s["id"] == posted["id"] for s in alice_api.timeline_public(local=True))
+
+        # A video: uploaded with Mastodon.py, processed by A's workers, posted; B receives
+        # the Note with the video Document, copies the file and serves it with Range requests.
+        clip = make_video(tmp_path / "clip.mp4", seconds=1.0, audio=True)
+        with open(clip, "rb") as handle:  # Mastodon.py leaves a file it opened itself unclosed
+            media = alice_api.media_post(handle, mime_type="video/mp4", description="a moving box")
+        ready = eventually(lambda: alice_api.media(media["id"])["url"], "the video to be processed", timeout=60.0)
+        assert ready.startswith(f"http://localhost:{port_a}/media/")
+        video_post = alice_api.status_post("my first video", media_ids=[media["id"]], visibility="public")
+        on_b = eventually(
+            lambda: [s for s in bob_api.timeline_home() if s["uri"] == video_post["uri"] and s["media_attachments"]
+                     and s["media_attachments"][0]["url"].startswith(f"http://localhost:{port_b}/")],
+            "the video post on B, served from B's copy",
+            timeout=60.0,
+        )[0]
+        [attachment] = on_b["media_attachments"]
+        assert attachment["type"] == "video" and attachment["description"] == "a moving box"
+        assert attachment["remote_url"] == ready
+        assert attachment["meta"]["original"]["width"] == 160 and attachment["blurhash"]
+        response = httpx.get(attachment["url"], headers={"Range": "bytes=0-99"}, timeout=10.0)
+        assert response.status_code == 206 and len(response.content) == 100
+        assert response.headers["content-type"].startswith("video/mp4")
+        assert response.headers["content-range"].startswith("bytes 0-99/")
     finally:
         for server in servers:
             stop(server)

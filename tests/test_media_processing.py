@@ -172,7 +172,7 @@ def test_large_video_is_scaled_to_the_long_side_limit(tmp_path, workdir):
     assert result.meta["size"] == "640x360"
     # the default limit is 1080p (1920 on the long side): a 1440p clip comes down to 1080p
     bigger = make_video(tmp_path / "bigger.mp4", width=2560, height=1440, seconds=0.25, fps=24)
-    other = run(bigger, workdir)
+    other = run(bigger, workdir, MediaLimits())
     assert probe(other.path).display_size == (1920, 1080)
 
 

@@ -3,7 +3,6 @@ on a free loopback port), and the ``/media`` route and ``fedisora media`` comman
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import socket
@@ -22,7 +21,6 @@ import pytest
 
 from fedisora.app import create_app
 from fedisora.cli import main as cli
-from fedisora.cli import media as media_cli
 from fedisora.convert.common import media_url
 from fedisora.media.s3 import S3Storage
 from fedisora.media.storage import (
@@ -360,18 +358,8 @@ async def test_store_down_is_a_503(tmp_path: Path, s3_endpoint: str) -> None:
 
 
 @pytest.fixture
-def cli_main(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """``fedisora`` with the ``media`` commands (registered here until cli/main.py lists them)."""
-    build = cli.build_parser
-
-    def with_media() -> argparse.ArgumentParser:
-        parser = build()
-        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        if "media" not in commands.choices:
-            media_cli.register(commands)
-        return parser
-
-    monkeypatch.setattr(cli, "build_parser", with_media)
+def cli_main() -> Any:
+    """``fedisora`` in process (``media`` is one of its command groups)."""
     return cli.main
 
 
