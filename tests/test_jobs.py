@@ -263,3 +263,24 @@ async def test_dedupe_in_session(engine: AsyncEngine) -> None:
         b = await queue.enqueue(session, "k", {}, dedupe_key="same")
         await session.commit()
     assert a.id == b.id
+
+
+async def test_nudge_wakes_an_idle_runner_before_its_poll(engine: AsyncEngine) -> None:
+    """A job queued in this process starts at once after ``nudge``, not at the next poll."""
+    done = asyncio.Event()
+
+    async def work(ctx: JobContext) -> None:
+        done.set()
+
+    stop = asyncio.Event()
+    runner = JobRunner(engine, {"work": work}, poll_interval=60.0)
+    task = asyncio.create_task(runner.run_forever(stop))
+    try:
+        await asyncio.sleep(0.3)  # the runner found nothing and is idle for a minute
+        await queue.enqueue(engine, "work", {})
+        queue.nudge()
+        await asyncio.wait_for(done.wait(), 10.0)
+    finally:
+        stop.set()
+        queue.nudge()  # stops promptly too
+        await asyncio.wait_for(task, 10.0)

@@ -16,6 +16,7 @@ of crashed workers; live workers extend the lock with :func:`heartbeat`.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
@@ -74,6 +75,25 @@ async def get_job(target: Target, job_id: int) -> Job | None:
     """Fresh snapshot of a job, or ``None``."""
     rows = await _execute(target, sa.select(_jobs).where(_c.id == job_id))
     return _job(rows[0]) if rows else None
+
+
+# Job runners of this process, woken by :func:`nudge` instead of waiting out their poll
+# interval (runners in other processes still find new jobs by polling).
+_wakeups: set[asyncio.Event] = set()
+
+
+def nudge() -> None:
+    """Wake this process's idle job runners now: call it after committing new jobs."""
+    for event in _wakeups:
+        event.set()
+
+
+def register_wakeup(event: asyncio.Event) -> None:
+    _wakeups.add(event)
+
+
+def unregister_wakeup(event: asyncio.Event) -> None:
+    _wakeups.discard(event)
 
 
 async def enqueue(

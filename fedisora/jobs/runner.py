@@ -105,6 +105,7 @@ class JobRunner:
         self.concurrency = concurrency
         self.worker_id = worker_id or _default_worker_id()
         self.poll_interval = poll_interval
+        self._wakeup = asyncio.Event()
         self.retry_policy = retry_policy
         self.lock_seconds = lock_seconds
         self.sessionmaker = make_sessionmaker(engine)
@@ -176,8 +177,17 @@ class JobRunner:
                 log.exception("job runner %s: claiming failed", self.worker_id)
                 ran = False
             if not ran:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_interval)
+                await self._idle(stop)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Wait out the poll interval, or less when stopped or nudged (new local jobs)."""
+        self._wakeup.clear()
+        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wakeup.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Run ``concurrency`` worker loops until ``stop`` is set.
@@ -185,10 +195,12 @@ class JobRunner:
         Jobs already running are finished before this returns; cancel the
         task instead to abort them (they are released for another worker).
         """
+        queue.register_wakeup(self._wakeup)
         workers = [asyncio.create_task(self._worker(stop)) for _ in range(self.concurrency)]
         try:
             await asyncio.gather(*workers)
         finally:
+            queue.unregister_wakeup(self._wakeup)
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)

@@ -37,6 +37,7 @@ from starlette.routing import BaseRoute
 from ... import convert
 from ...db.models import Actor, MediaAttachment, MediaState, MediaType
 from ...errors import APIError
+from ...jobs import queue
 from ...media import jobs
 from ...media.storage import MediaStorage
 from ...media.uploads import Form, Upload, parse_multipart, read_form
@@ -299,6 +300,7 @@ async def _upload(request: Request) -> Response:
             if background:
                 await jobs.queue_processing(session, media.id)
             await session.commit()
+            queue.nudge()  # a local runner starts on it now rather than at its next poll
         kept = True
     finally:
         if not kept:
