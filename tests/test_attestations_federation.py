@@ -19,9 +19,7 @@ from sqlmodel import select
 from activitypub.integrity import create_proof
 from activitypub.keys import generate_ed25519
 
-from fedisora.accounts.service import ensure_instance_actor
 from fedisora.attestations import receive, service
-from fedisora.attestations.signing import sign
 from fedisora.attestations.verify import sha256_multibase
 from fedisora.convert.common import media_url
 from fedisora.db.models import Actor, AttestationVerification, Key, KeyAlgorithm, KeyPurpose, MediaAttachment, Status, utcnow
@@ -30,6 +28,7 @@ from fedisora.federation.remote import resolve_handle
 from fedisora.media.storage import MediaStorage
 from fedisora.processing import follows
 from tests.federation import Fediverse, Instance, signed_post, token_for
+from tests.test_attestations_verify import sign_as
 
 VIDEO = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
 
@@ -304,17 +303,6 @@ async def _alice_rsa(a: Instance) -> tuple[str, str]:
         return key.key_id, key.private_key_pem
 
 
-async def _sign(instance: Instance, username: str | None, doc: dict[str, Any]) -> dict[str, Any]:
-    async with instance.state.sessions() as session:
-        if username is None:
-            actor = await ensure_instance_actor(session, instance.config)
-        else:
-            actor = (await session.exec(select(Actor).where(Actor.local, Actor.username == username))).one()
-        signed = await sign(session, actor, doc)
-        await session.commit()
-        return signed
-
-
 async def _deliver(a: Instance, b: Instance, note: dict[str, Any]) -> None:
     key_id, pem = await _alice_rsa(a)
     create = {
@@ -344,9 +332,9 @@ async def test_a_tampered_note_fails_verification(world: Fediverse) -> None:
     a = await world.add("a.example")
     b = await world.add("b.example")
     await a.create_account("alice")
-    genuine = await _sign(a, "alice", _note(1))
+    genuine = await sign_as(a, "alice", _note(1))
     await _deliver(a, b, genuine)
-    tampered = copy.deepcopy(await _sign(a, "alice", _note(2)))
+    tampered = copy.deepcopy(await sign_as(a, "alice", _note(2)))
     tampered["content"] = "<p>something alice never said</p>"
     with pytest.raises(AssertionError, match="401"):  # the inbox refuses it outright
         await _deliver(a, b, tampered)
@@ -391,7 +379,7 @@ async def _provenance(a: Instance, url: str, data: bytes) -> dict[str, Any]:
             "generatedWith": {"type": "Generator", "software": "fedisora", "model": "tiny-t2v"},
         },
     }
-    return await _sign(a, None, claim)
+    return await sign_as(a, None, claim)
 
 
 async def _settle_media(world: Fediverse, b: Instance) -> None:

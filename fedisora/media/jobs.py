@@ -42,6 +42,7 @@ from ..db.models import Actor, MediaAttachment, MediaState, utcnow
 from ..jobs import queue
 from ..jobs.runner import JobContext
 from ..attestations.vocabulary import AI_SOURCE_TYPES
+from .sniff import sniff_file
 from .storage import MediaStorage
 
 __all__ = [
@@ -256,7 +257,7 @@ def _process_blocking(
     try:
         credentials = c2pa.carry_credentials(
             source,
-            sniff_mime(source),
+            (sniff_file(source) or ("application/octet-stream", ""))[0],
             Path(result.path),
             result.mime_type,
             transcoded=result.transcoded,
@@ -280,26 +281,6 @@ def _c2pa_signer(config: Config) -> Any:
     except Exception as exc:
         log.warning("C2PA signing is off: %s", exc)
         return None
-
-
-def sniff_mime(path: Path) -> str:
-    """The upload's real MIME type from its first bytes (what C2PA readers need)."""
-    with open(path, "rb") as handle:
-        head = handle.read(16)
-    if head[4:8] == b"ftyp":
-        return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video/webm"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG"):
-        return "image/png"
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head.startswith(b"GIF8"):
-        return "image/gif"
-    return "application/octet-stream"
-
 
 
 def _provenance_fields(credentials: Any) -> dict[str, Any]:

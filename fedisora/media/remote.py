@@ -57,7 +57,7 @@ from instance_config import Config
 
 from ..db.models import Actor, MediaAttachment, utcnow
 from ..jobs import queue
-from .images import sniff_image
+from .sniff import sniff_media
 from .storage import Storage
 
 if TYPE_CHECKING:
@@ -85,37 +85,6 @@ RETRY_TEMPORARY_AFTER = timedelta(hours=1)
 MIN_FETCH_SECONDS = 120.0  # a whole video may take longer than one JSON fetch
 SNIFF_BYTES = 64 * 1024
 EXPIRE_BATCH = 500
-
-# Extensions the /media route serves with the right Content-Type.
-_VIDEO_BRANDS_QT = (b"qt  ",)
-_AUDIO_BRANDS = (b"M4A ", b"M4B ", b"M4P ")
-_AVIF_BRANDS = (b"avif", b"avis")
-
-
-def sniff_media(head: bytes) -> tuple[str, str] | None:
-    """``(mime type, extension)`` of a media file from its first bytes, or ``None``."""
-    image = sniff_image(head)
-    if image is not None:
-        return image.mime_type, image.ext
-    if len(head) >= 12 and head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in _AVIF_BRANDS:
-            return "image/avif", "avif"
-        if brand in _VIDEO_BRANDS_QT:
-            return "video/quicktime", "mov"
-        if brand in _AUDIO_BRANDS:
-            return "audio/mp4", "m4a"
-        return "video/mp4", "mp4"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video/webm", "webm"
-    if head.startswith(b"OggS"):
-        return "audio/ogg", "ogg"
-    if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
-        return "audio/mpeg", "mp3"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "audio/wav", "wav"
-    return None
-
 
 def _host(url: str | None) -> str | None:
     try:
