@@ -47,10 +47,19 @@ __all__ = [
     "require_proof",
     "verification_method_of",
     "verify_proof",
+    "with_proof_context",
 ]
 
 PROOF_TYPE = "DataIntegrityProof"
 CRYPTOSUITE = "eddsa-jcs-2022"
+DATA_INTEGRITY_V1 = "https://w3id.org/security/data-integrity/v1"
+# Contexts that already define DataIntegrityProof (adding v1 beside the VC 2.0
+# context would redefine its protected terms, an error for JSON-LD processors).
+_DEFINES_PROOF = (
+    DATA_INTEGRITY_V1,
+    "https://w3id.org/security/data-integrity/v2",
+    "https://www.w3.org/ns/credentials/v2",
+)
 _MAX_PROOFS = 8
 
 
@@ -159,6 +168,25 @@ def create_proof(
     signature = private_key.sign(_hash_data(proof, unsecured))
     proof["proofValue"] = "z" + base58btc_encode(signature)
     return {**unsecured, "proof": proof}
+
+
+def with_proof_context(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A new dict: ``document`` whose ``@context`` defines ``DataIntegrityProof``.
+
+    FEP-8b32 asks for the data-integrity context on documents that carry a
+    proof, so that JSON-LD processors know what ``proof`` means.  The v1
+    context is appended when no context there defines the proof already; a
+    document without ``@context`` (an object embedded in another) is returned
+    as it is.
+    """
+    result = dict(document)
+    context = result.get("@context")
+    if context is None:
+        return result
+    entries = list(context) if isinstance(context, list) else [context]
+    if not any(isinstance(entry, str) and entry in _DEFINES_PROOF for entry in entries):
+        result["@context"] = [*entries, DATA_INTEGRITY_V1]
+    return result
 
 
 def _starts_with(document_context: Any, proof_context: Any) -> bool:

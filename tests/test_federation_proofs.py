@@ -324,3 +324,135 @@ async def test_a_rotated_key_is_fetched_again(world: Fediverse) -> None:
         me = await session.get(Actor, alice.id)
         second = await sign_document(session, me, {"id": f"{alice.uri}/2", "type": "Note"})  # type: ignore[arg-type]
     assert await verified_by(b, second) == alice.uri
+
+
+# --- every served document carries a proof --------------------------------------------------
+
+DI_CONTEXTS = {
+    "https://w3id.org/security/data-integrity/v1",
+    "https://w3id.org/security/data-integrity/v2",
+}
+
+
+def own_multikey(document: dict[str, Any]) -> bytes:
+    """The key the document's proof names, as the document itself lists it (a self-signed actor)."""
+    method = document["proof"]["verificationMethod"]
+    [entry] = [m for m in document["assertionMethod"] if m["id"] == method]
+    return ed25519_public_from_multibase(entry["publicKeyMultibase"])
+
+
+async def assert_signed_by(verifier: Instance, document: dict[str, Any], author_uri: str, public: bytes) -> None:
+    """``document`` verifies with our verifier (on another instance) and with the independent one."""
+    proof = proof_of(document)
+    assert proof is not None, document
+    assert proof["verificationMethod"] == f"{author_uri}#ed25519-key"
+    context = document["@context"]
+    assert DI_CONTEXTS & set(c for c in (context if isinstance(context, list) else [context]) if isinstance(c, str))
+    assert await verified_by(verifier, document, expected_controller=author_uri) == author_uri
+    assert awr_verify(document, document["proof"], public)
+
+
+async def test_served_actor_documents_are_signed_with_the_key_they_list(world: Fediverse) -> None:
+    from fedisora.attestations import service
+
+    a = await world.add("a.example")
+    b = await world.add("b.example")
+    alice = await a.create_account("alice")
+    bea = await a.create_account("bea")
+    async with a.state.sessions() as session:
+        me = await session.get(Actor, alice.id)
+        await service.issue_account_attestation(session, a.config, me, operated_by="human", method="in-person")  # type: ignore[arg-type]
+        # bea's account predates Ed25519 keys: serving her actor makes one, and lists it
+        for key in (await session.exec(select(Key).where(Key.actor_id == bea.id, Key.algorithm == "ed25519"))).all():
+            await session.delete(key)
+        await session.commit()
+
+    for uri in (alice.uri, bea.uri, "https://a.example/actor"):
+        document = await fetch_json(a, uri)
+        await assert_signed_by(b, document, uri, own_multikey(document))
+
+    signed = await fetch_json(a, alice.uri)  # VC 2.0 attachments: the proof uses data-integrity v2
+    assert "https://w3id.org/security/data-integrity/v2" in signed["proof"]["@context"]
+    assert any("VerifiableCredential" in entry.get("type", []) for entry in signed["attachment"])
+    changed = copy.deepcopy(signed)
+    changed["name"] = "Mallory"
+    with pytest.raises(ProofError):
+        await verified_by(b, changed)
+    assert not awr_verify(changed, changed["proof"], own_multikey(signed))
+
+
+async def test_served_collections_pages_and_outbox_items_carry_proofs(world: Fediverse) -> None:
+    from fedisora.processing import follows
+
+    a = await world.add("a.example")
+    b = await world.add("b.example")
+    alice = await a.create_account("alice")
+    bob = await a.create_account("bob")
+    first, _ = await write(a, alice, "first words")
+    await write(a, alice, "second words")
+    async with a.state.sessions() as session:
+        await follows.follow(session, a.state, await session.get(Actor, bob.id), await session.get(Actor, alice.id))  # type: ignore[arg-type]
+        await session.commit()
+    await world.settle()
+    public = multikey_of(await fetch_json(a, alice.uri))
+
+    for collection in ("outbox", "followers", "following", "collections/featured"):
+        head = await fetch_json(a, f"{alice.uri}/{collection}")
+        await assert_signed_by(b, head, alice.uri, public)
+        if "first" in head:
+            await assert_signed_by(b, await fetch_json(a, head["first"]), alice.uri, public)
+
+    followers = await fetch_json(a, f"{alice.uri}/followers?page=1")
+    assert followers["orderedItems"] == [bob.uri]
+    padded = copy.deepcopy(followers)
+    padded["orderedItems"].append("https://b.example/users/mallory")
+    assert not awr_verify(padded, padded["proof"], public)
+
+    page = await fetch_json(a, f"{alice.uri}/outbox?page=true")
+    creates = page["orderedItems"]
+    assert [c["object"]["content"] for c in creates] == ["<p>second words</p>", "<p>first words</p>"]
+    for create in creates:  # each activity, and its Note, verifies once taken out of the page
+        await assert_signed_by(b, create, alice.uri, public)
+        await assert_signed_by(b, create["object"], alice.uri, public)
+    assert creates[1]["object"]["id"] == first.uri
+
+
+async def test_a_deleted_post_serves_a_signed_tombstone(world: Fediverse) -> None:
+    a = await world.add("a.example")
+    b = await world.add("b.example")
+    alice = await a.create_account("alice")
+    status, _ = await write(a, alice, "soon gone")
+    async with a.state.sessions() as session:
+        me = await session.get(Actor, alice.id)
+        post = await session.get(Status, status.id)
+        await posts.delete_post(session, a.state, me, post)  # type: ignore[arg-type]
+        await session.commit()
+    assert a.client is not None and status.uri is not None
+    response = await a.client.get(status.uri, headers=AP)
+    assert response.status_code == 410
+    tombstone = response.json()
+    assert tombstone["type"] == "Tombstone" and tombstone["id"] == status.uri
+    await assert_signed_by(b, tombstone, alice.uri, multikey_of(await fetch_json(a, alice.uri)))
+
+
+async def test_an_activity_stored_before_proofs_is_signed_when_served(world: Fediverse) -> None:
+    a = await world.add("a.example")
+    b = await world.add("b.example")
+    alice = await a.create_account("alice")
+    status, _ = await write(a, alice, "liked")
+    like = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": "https://a.example/activities/old-like",
+        "type": "Like",
+        "actor": alice.uri,
+        "object": status.uri,
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+    }
+    async with a.state.sessions() as session:
+        session.add(Activity(uri=like["id"], activity_type="Like", actor_uri=alice.uri, object_uri=status.uri, local=True, raw=like))
+        await session.commit()
+    served = await fetch_json(a, like["id"])
+    assert {k: v for k, v in served.items() if k not in ("proof", "@context")} == {
+        k: v for k, v in like.items() if k != "@context"
+    }
+    await assert_signed_by(b, served, alice.uri, multikey_of(await fetch_json(a, alice.uri)))

@@ -4,8 +4,11 @@ Every URL that is an ActivityPub id answers AP JSON to ``Accept:
 application/activity+json`` (or ld+json) and an HTML page (or a redirect to
 one) to browsers, with ``Vary: Accept`` so caches keep them apart.
 
-Posts and their ``Create`` carry an FEP-8b32 proof made with the author's
-Ed25519 key; other activities are served as stored, signed when published.
+Every document served here carries an FEP-8b32 proof made with the owning
+actor's Ed25519 key: actor documents, collections and their pages (and each
+activity in an outbox page), posts, their ``Create`` and Tombstones.  Other
+activities are served as stored, signed when published; the few stored before
+proofs existed are signed as they are served.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from ..db.models import Activity, Actor, Status, username_key
 from ..errors import APIError
 from ..federation import collections
 from ..federation.inbox import receive
-from ..federation.proofs import sign_document
+from ..federation.proofs import assertion_key, sign_document
 from ..federation.documents import (
     actor_document,
     actor_keys,
@@ -55,6 +58,28 @@ def ap_response(document: dict[str, Any], status_code: int = 200) -> Response:
         media_type=AP_CONTENT_TYPE,
         headers={"Vary": "Accept", "Access-Control-Allow-Origin": "*"},
     )
+
+
+async def signed_response(
+    session: AsyncSession, owner: Actor, document: dict[str, Any], status_code: int = 200
+) -> Response:
+    """``document`` signed with ``owner``'s Ed25519 key, as an AP response.
+
+    Commits: an account without an Ed25519 key has just been given one.
+    """
+    signed = await sign_document(session, owner, document)
+    await session.commit()
+    return ap_response(signed, status_code)
+
+
+async def signed_actor_document(
+    session: AsyncSession, person: Actor, entries: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """``person``'s actor document with its proof; the signing key exists before the document
+    is built, so the document lists the key its own proof names."""
+    await assertion_key(session, person)
+    document = actor_document(person, await actor_keys(session, person), entries)
+    return await sign_document(session, person, document)
 
 
 def html_redirect(url: str) -> Response:
@@ -93,7 +118,9 @@ async def actor(request: Request) -> Response:
         if not wants_activitypub(request):
             return html_redirect(person.url or f"{state.config.base_url}/@{person.username}")
         entries = await attestation_entries(session, person)
-        return ap_response(actor_document(person, await actor_keys(session, person), entries))
+        document = await signed_actor_document(session, person, entries)
+        await session.commit()
+        return ap_response(document)
 
 
 async def instance_actor(request: Request) -> Response:
@@ -104,7 +131,9 @@ async def instance_actor(request: Request) -> Response:
             raise APIError(404, "Record not found")
         if not wants_activitypub(request):
             return html_redirect(f"{state.config.base_url}/")
-        return ap_response(actor_document(person, await actor_keys(session, person)))
+        document = await signed_actor_document(session, person)
+        await session.commit()
+        return ap_response(document)
 
 
 async def outbox(request: Request) -> Response:
@@ -114,16 +143,19 @@ async def outbox(request: Request) -> Response:
         base = person.outbox_uri or f"{person.uri}/outbox"
         if "page" not in request.query_params and "max_id" not in request.query_params:
             total = await collections.count_outbox(session, person)
-            return ap_response(vocab.ordered_collection(base, total, first=f"{base}?page=true"))
+            return await signed_response(session, person, vocab.ordered_collection(base, total, first=f"{base}?page=true"))
         max_id = _max_id(request)
         posts = await collections.outbox_page(session, person, max_id=max_id, limit=PAGE_SIZE)
         items = []
         for post in posts:
             note = note_document(state.config, post, person, await note_parts(session, state.config, post))
-            items.append(create_document(note))
+            # each Create (and its Note) verifies alone once taken out of the page
+            items.append(await sign_document(session, person, create_document(note)))
         page_id = f"{base}?page=true" if max_id is None else f"{base}?max_id={max_id}"
         next_page = f"{base}?max_id={posts[-1].id}" if len(posts) == PAGE_SIZE else None
-        return ap_response(vocab.ordered_collection_page(page_id, base, items, next=next_page))
+        page = vocab.ordered_collection_page(page_id, base, [], next=next_page)
+        page["orderedItems"] = items  # with their @context, which their proofs cover
+        return await signed_response(session, person, page)
 
 
 async def _follow_collection(request: Request, *, followers: bool) -> Response:
@@ -135,14 +167,15 @@ async def _follow_collection(request: Request, *, followers: bool) -> Response:
         )
         if "page" not in request.query_params and "max_id" not in request.query_params:
             total = await collections.count_follows(session, person, followers=followers)
-            return ap_response(vocab.ordered_collection(base, total, first=f"{base}?page=1"))
+            return await signed_response(session, person, vocab.ordered_collection(base, total, first=f"{base}?page=1"))
         max_id = _max_id(request)
         rows = await collections.follows_page(
             session, person, followers=followers, max_id=max_id, limit=FOLLOWS_PAGE_SIZE
         )
         page_id = f"{base}?page=1" if max_id is None else f"{base}?max_id={max_id}"
         next_page = f"{base}?max_id={rows[-1][0]}" if len(rows) == FOLLOWS_PAGE_SIZE else None
-        return ap_response(vocab.ordered_collection_page(page_id, base, [uri for _, uri in rows], next=next_page))
+        page = vocab.ordered_collection_page(page_id, base, [uri for _, uri in rows], next=next_page)
+        return await signed_response(session, person, page)
 
 
 async def followers(request: Request) -> Response:
@@ -157,10 +190,10 @@ async def featured(request: Request) -> Response:
     state = _state(request)
     async with state.sessions() as session:
         person = await local_actor(session, state, request.path_params["username"])
-    base = person.featured_uri or f"{person.uri}/collections/featured"
-    document = vocab.ordered_collection(base, 0)
-    document["orderedItems"] = []  # pinned posts come with the client API
-    return ap_response(document)
+        base = person.featured_uri or f"{person.uri}/collections/featured"
+        document = vocab.ordered_collection(base, 0)
+        document["orderedItems"] = []  # pinned posts come with the client API
+        return await signed_response(session, person, document)
 
 
 async def public_status(session: AsyncSession, person: Actor, raw_id: str) -> Status:
@@ -184,14 +217,13 @@ async def status(request: Request) -> Response:
         person = await local_actor(session, state, request.path_params["username"])
         post = await public_status(session, person, request.path_params["status_id"])
         if post.deleted_at is not None:
-            return ap_response(vocab.tombstone(post.uri, post.object_type, post.deleted_at), 410)
+            gone = {"@context": vocab.AS_CONTEXT, **vocab.tombstone(post.uri, post.object_type, post.deleted_at)}
+            return await signed_response(session, person, gone, 410)
         if not wants_activitypub(request):
             return html_redirect(post.url or post.uri)
         note = note_document(state.config, post, person, await note_parts(session, state.config, post))
         document = create_document(note) if request.url.path.endswith("/activity") else note
-        signed = await sign_document(session, person, document)
-        await session.commit()  # an account without an Ed25519 key has just been given one
-        return ap_response(signed)
+        return await signed_response(session, person, document)
 
 
 async def activity(request: Request) -> Response:
@@ -200,9 +232,15 @@ async def activity(request: Request) -> Response:
     uri = f"{state.config.base_url}/activities/{request.path_params['activity_id']}"
     async with state.sessions() as session:
         record = (await session.exec(select(Activity).where(Activity.uri == uri, Activity.local))).first()
-    if record is None or not _is_public(record.raw):
-        raise APIError(404, "Record not found")
-    return ap_response(record.raw)
+        if record is None or not _is_public(record.raw):
+            raise APIError(404, "Record not found")
+        if "proof" in record.raw:
+            return ap_response(record.raw)
+        # stored before proofs were made at publish time
+        owner = (await session.exec(select(Actor).where(Actor.uri == record.actor_uri, Actor.local))).first()
+        if owner is None or owner.suspended_at is not None:
+            raise APIError(404, "Record not found")
+        return await signed_response(session, owner, record.raw)
 
 
 def _is_public(document: dict[str, Any]) -> bool:

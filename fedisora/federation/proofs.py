@@ -21,7 +21,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub import keys as keylib
 from activitypub.extract import domain_of, id_of, ids_of, same_origin, types_of
-from activitypub.integrity import ProofError, create_proof, require_proof, verification_method_of, verify_proof
+from activitypub.integrity import (
+    ProofError,
+    create_proof,
+    require_proof,
+    verification_method_of,
+    verify_proof,
+    with_proof_context,
+)
 
 from ..db.models import Actor, Key, KeyAlgorithm, KeyPurpose, utcnow
 from ..state import AppState
@@ -103,10 +110,12 @@ async def sign_document(session: AsyncSession, actor: Actor, document: dict[str,
     ``Create``) is signed first, so it verifies on its own when it is relayed
     or stored alone; it keeps a copy of the activity's ``@context`` for that.
     Objects of others (the ``Follow`` inside an ``Accept``) are left as they are.
+    A document whose ``@context`` does not define ``DataIntegrityProof`` gets
+    the data-integrity context appended (FEP-8b32).
     """
     key = await assertion_key(session, actor)
     private_key = _private_key(key)
-    document = dict(document)
+    document = with_proof_context(document)
     obj = document.get("object")
     if isinstance(obj, dict) and _signs_for(obj, actor):
         inner = dict(obj)
