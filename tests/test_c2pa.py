@@ -28,6 +28,7 @@ from fedisora.media.c2pa import (
     create_instance_certificate,
     load_signer,
     read_manifest,
+    redact_location,
     resign_processed,
     sign_capture,
     sign_generated,
@@ -366,8 +367,8 @@ def test_resign_from_a_format_c2pa_cannot_read(clip: Path, signer: C2paSigner, t
         sign_capture(webm, tmp_path / "x.webm", mime_type="video/webm", signer=signer)
 
 
-def test_resign_redacts_location_from_the_chain(clip: Path, signer: C2paSigner, tmp_path: Path) -> None:
-    """A camera manifest with GPS: the pipeline strips location from the video, re-signing from the chain."""
+def camera_with_gps(clip: Path, signer: C2paSigner, camera: Path) -> Path:
+    """``clip`` as a camera app would sign it: captured, with its GPS position in a ``stds.exif`` assertion."""
     definition = {
         "claim_generator_info": [{"name": "PhoneCam", "version": "1"}],
         "title": "camera.mp4",
@@ -389,7 +390,6 @@ def test_resign_redacts_location_from_the_chain(clip: Path, signer: C2paSigner, 
             },
         ],
     }
-    camera = tmp_path / "camera.mp4"
     with (
         signer.native() as native,
         c2pa.Builder(definition) as builder,
@@ -397,6 +397,12 @@ def test_resign_redacts_location_from_the_chain(clip: Path, signer: C2paSigner, 
         open(camera, "w+b") as dst,
     ):
         builder.sign(native, MP4, src, dst)
+    return camera
+
+
+def test_resign_redacts_location_from_the_chain(clip: Path, signer: C2paSigner, tmp_path: Path) -> None:
+    """A camera manifest with GPS: the pipeline strips location from the video, re-signing from the chain."""
+    camera = camera_with_gps(clip, signer, tmp_path / "camera.mp4")
     before = read_manifest(camera, MP4)
     assert before is not None and len(before.location_assertions) == 1
     assert before.location_assertions[0].endswith("/c2pa.assertions/stds.exif")
@@ -411,6 +417,37 @@ def test_resign_redacts_location_from_the_chain(clip: Path, signer: C2paSigner, 
     after = read_manifest(carried.path, MP4)
     assert after is not None and after.valid and not after.ai_generated
     assert after.location_assertions == [] and after.ingredients[0]["has_manifest"]
+    assert after.actions == ["c2pa.opened", "c2pa.transcoded", "c2pa.redacted"]
+    manifest, _ = active_manifest(carried.path)
+    [redacted] = [a for a in actions_of(manifest) if a["action"] == "c2pa.redacted"]
+    assert redacted["parameters"]["redacted"] == before.location_assertions[0]
+    assert redacted["reason"] == "c2pa.PII.present"
+
+
+def test_a_kept_upload_loses_the_location_in_its_manifest(clip: Path, signer: C2paSigner, tmp_path: Path) -> None:
+    """Kept as uploaded (nothing to transcode), but its manifest says where it was filmed: signed again, redacted."""
+    camera = camera_with_gps(clip, signer, tmp_path / "camera.mp4")
+    carried = carry_credentials(
+        camera, MP4, camera, MP4, transcoded=False, remuxed=False, dst=tmp_path / "out.mp4", signer=signer
+    )
+    assert carried.resigned and not carried.lost and carried.path == tmp_path / "out.mp4"
+    assert carried.summary is not None and carried.summary.location_assertions  # what the upload said
+    assert b"GPSLatitude" in camera.read_bytes() and b"GPSLatitude" not in carried.path.read_bytes()
+    after = read_manifest(carried.path, MP4)
+    assert after is not None and after.valid and after.location_assertions == []
+    assert after.actions == ["c2pa.opened", "c2pa.redacted"] and after.digital_source_type == "digitalCapture"
+    assert after.ingredients[0]["has_manifest"] and after.ingredients[0]["relationship"] == "parentOf"
+    # the picture is the upload's, frame for frame
+    with av.open(str(camera)) as a, av.open(str(carried.path)) as b:
+        assert [bytes(p) for p in a.demux(video=0)] == [bytes(p) for p in b.demux(video=0)]
+
+    # without a certificate nothing can be signed: the upload is kept as it came (and a warning logged)
+    unsigned = carry_credentials(
+        camera, MP4, camera, MP4, transcoded=False, remuxed=False, dst=tmp_path / "none.mp4", signer=None
+    )
+    assert unsigned.path == camera and not unsigned.resigned and not (tmp_path / "none.mp4").exists()
+    # a manifest without a location is kept byte for byte (covered below for the AI one)
+    assert not redact_location(clip, tmp_path / "x.mp4", mime_type=MP4, signer=signer)
 
 
 def test_carry_credentials_decides_what_to_do(

@@ -120,3 +120,36 @@ async def test_ai_declared_upload_is_labelled_everywhere(
     assert provenance["status"] == "verified", provenance
     assert provenance["digest_check"] == "match"
     assert provenance["digital_source_type"] == "trainedAlgorithmicMedia"
+
+
+async def test_a_camera_upload_kept_as_it_is_loses_the_location_in_its_manifest(
+    world: Fediverse, tmp_path: Path, third_party_signer: C2paSigner
+) -> None:
+    """A web-ready phone clip is not transcoded, but its content credentials carry the GPS
+    position: what A publishes is the same video with that assertion redacted (signed by A)."""
+    from fedisora.media.c2pa import default_paths, read_manifest
+    from tests.test_c2pa import camera_with_gps
+
+    a = await world.add("a.example")
+    cert, _ = default_paths(a.config)
+    create_instance_certificate(cert.parent, common_name="a.example")  # as `fedisora init` does
+    await a.create_account("alice")
+    alice = await token_for(a, "alice")
+    assert a.client is not None
+    clip = make_video(tmp_path / "plain.mp4", seconds=0.5, width=160, height=96)
+    data = camera_with_gps(clip, third_party_signer, tmp_path / "camera.mp4").read_bytes()
+    assert b"GPSLatitude" in data
+
+    media = await upload(a, alice, data)
+    await world.settle()
+    ready = (await a.client.get(f"/api/v1/media/{media['id']}", headers={"Authorization": f"Bearer {alice}"})).json()
+    assert ready["fedisora"]["state"] == "ready", ready
+    assert ready["fedisora"]["digital_source_type"] == "digitalCapture"
+    served = await a.client.get(ready["url"])
+    assert served.status_code == 200 and b"GPSLatitude" not in served.content
+    published = tmp_path / "published.mp4"
+    published.write_bytes(served.content)
+    summary = read_manifest(published, "video/mp4")
+    assert summary is not None and summary.valid and summary.location_assertions == []
+    assert summary.actions == ["c2pa.opened", "c2pa.redacted"]
+    assert summary.ingredients[0]["has_manifest"]  # the phone's manifest, minus the location

@@ -10,7 +10,9 @@
   upload (which drops the embedded manifest), sign the output with the original
   as ``parentOf`` ingredient and a ``c2pa.transcoded`` action, so the chain, and
   an AI declaration in it, survive (location assertions in the chain are
-  redacted); :func:`carry_credentials` decides, for the pipeline, whether to;
+  redacted); :func:`redact_location` does the same for an upload kept as it
+  is whose manifest holds a location; :func:`carry_credentials` decides, for
+  the pipeline, which of them to do;
 - :func:`load_signer` / :func:`create_instance_certificate`: the instance's
   signing certificate (``[attestations] c2pa_cert`` / ``c2pa_key``, by default
   ``<data_dir>/c2pa/cert.pem`` and ``key.pem``, made by ``fedisora init``).
@@ -692,7 +694,7 @@ def resign_processed(
         ],
     )
     if redact_location and summary is not None and summary.location_assertions:
-        manifest["redactions"] = list(summary.location_assertions)
+        _redact(manifest, summary.location_assertions)
     ingredient: dict[str, Any] = {"title": ingredient_title, "relationship": "parentOf", "label": _PARENT_LABEL}
     if original_mime in c2pa.Builder.get_supported_mime_types():
         ingredient_source: tuple[str, Path] | None = (original_mime, Path(original))
@@ -700,6 +702,49 @@ def resign_processed(
         ingredient_source = None
         manifest["ingredients"] = [{**ingredient, "format": original_mime}]
     _sign(manifest, processed, dst, mime_type=mime_type, signer=signer, parent=(ingredient, ingredient_source))
+
+
+def _redact(manifest: dict[str, Any], uris: list[str]) -> None:
+    """List ``uris`` as redacted, each with the ``c2pa.redacted`` action the C2PA spec asks for."""
+    manifest["redactions"] = list(uris)
+    actions = manifest["assertions"][0]["data"]["actions"]
+    for uri in uris:
+        actions.append(
+            {
+                "action": "c2pa.redacted",
+                "reason": "c2pa.PII.present",
+                "softwareAgent": {"name": SOFTWARE_NAME, "version": __version__},
+                "parameters": {"redacted": uri},
+            }
+        )
+
+
+def redact_location(original: Path, dst: Path, *, mime_type: str, signer: C2paSigner) -> bool:
+    """Sign ``original``, unchanged, into ``dst`` with the location assertions of its chain redacted.
+
+    For an upload the pipeline keeps as it is: its picture and sound are not
+    touched, but its manifest would still tell where it was filmed.  The new
+    manifest has ``original`` as parent ingredient, ``c2pa.opened`` then one
+    ``c2pa.redacted`` action (reason ``c2pa.PII.present``) per assertion, which
+    is gone from the file.  An AI declaration in the chain is repeated on the
+    ``c2pa.opened`` action.  False (and nothing written) when there is nothing to redact.
+    """
+    mime = mime_type.split(";")[0].strip().lower()
+    summary = read_manifest(original, mime)
+    if summary is None or not summary.location_assertions:
+        return False
+    opened: dict[str, Any] = {
+        "action": "c2pa.opened",
+        "softwareAgent": {"name": SOFTWARE_NAME, "version": __version__},
+        "parameters": {"ingredientIds": [_PARENT_LABEL]},
+    }
+    if summary.ai_generated and summary.digital_source_type:
+        opened["digitalSourceType"] = IPTC_SOURCE_TYPE + summary.digital_source_type
+    manifest = _manifest_definition(summary.title or Path(dst).name, mime, [opened])
+    _redact(manifest, summary.location_assertions)
+    ingredient = {"title": Path(original).name, "relationship": "parentOf", "label": _PARENT_LABEL}
+    _sign(manifest, original, dst, mime_type=mime, signer=signer, parent=(ingredient, (mime, Path(original))))
+    return True
 
 
 @dataclass
@@ -727,13 +772,22 @@ def carry_credentials(
 
     ``transcoded`` / ``remuxed`` are :class:`~fedisora.media.processing.ProcessedMedia`'s.
     An upload without a manifest is left alone; an unchanged one keeps its
-    manifest byte for byte; a changed one is re-signed into ``dst`` with
+    manifest byte for byte, unless the manifest holds a location: then it is
+    signed again into ``dst`` with those assertions redacted
+    (:func:`redact_location`).  A changed one is re-signed into ``dst`` with
     ``original`` as parent (``c2pa.transcoded``, or ``c2pa.repackaged`` for a
     remux) when the instance has a signer, else the loss is reported.  The
     summary (``ai_generated`` above all) is the upload's, whatever happens.
     """
     summary = read_manifest(original, original_mime_type)
-    if summary is None or not (transcoded or remuxed):
+    if summary is None:
+        return CarriedCredentials(Path(processed), summary, resigned=False, lost=False)
+    if not (transcoded or remuxed):
+        if summary.location_assertions and signer is not None and supports(processed_mime_type):
+            redact_location(Path(processed), dst, mime_type=processed_mime_type, signer=signer)
+            return CarriedCredentials(Path(dst), summary, resigned=True, lost=False)
+        if summary.location_assertions:
+            log.warning("C2PA manifest of %s holds a location and is kept: no signer to redact it", original)
         return CarriedCredentials(Path(processed), summary, resigned=False, lost=False)
     if signer is None or not supports(processed_mime_type):
         log.info("C2PA manifest of %s not carried over: %s", original, "no signer" if signer is None else "format")
