@@ -456,3 +456,46 @@ async def test_an_activity_stored_before_proofs_is_signed_when_served(world: Fed
         k: v for k, v in like.items() if k != "@context"
     }
     await assert_signed_by(b, served, alice.uri, multikey_of(await fetch_json(a, alice.uri)))
+
+
+async def test_an_announce_embedding_a_signed_post_needs_no_fetch_from_its_origin(world: Fediverse) -> None:
+    """A relay or server that embeds what it boosts: the author's proof vouches for the copy;
+    a copy that fails its proof is replaced by the origin's."""
+    a = await world.add("a.example")
+    b = await world.add("b.example")
+    c = await world.add("c.example")
+    bob = await b.create_account("bob")
+    carol = await c.create_account("carol")
+    first, create = await write(c, carol, "boosted words")
+    second, other = await write(c, carol, "more words")
+    key = await rsa_key(b, bob)
+    assert a.client is not None
+
+    def announce(n: int, note: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": f"{bob.uri}/boosts/{n}", "type": "Announce", "actor": bob.uri, "object": note,
+            "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        }
+
+    before = len(world.transport.requests)
+    response = await signed_post(a.client, "https://a.example/inbox", announce(1, create["object"]), key.key_id, key.private_key_pem or "")
+    assert response.status_code == 202, response.text
+    await world.settle()
+    fetched = [str(r.url) for r in world.transport.requests[before:] if r.method == "GET"]
+    assert first.uri not in fetched
+    async with a.state.sessions() as session:
+        stored = (await session.exec(select(Status).where(Status.uri == first.uri))).one()
+        boost = (await session.exec(select(Status).where(Status.uri == f"{bob.uri}/boosts/1"))).one()
+    assert "boosted words" in stored.content and boost.reblog_of_id == stored.id
+
+    forged = copy.deepcopy(other["object"])
+    forged["content"] = "<p>words carol never wrote</p>"
+    before = len(world.transport.requests)
+    response = await signed_post(a.client, "https://a.example/inbox", announce(2, forged), key.key_id, key.private_key_pem or "")
+    assert response.status_code == 202, response.text
+    await world.settle()
+    assert second.uri in [str(r.url) for r in world.transport.requests[before:] if r.method == "GET"]
+    async with a.state.sessions() as session:
+        stored = (await session.exec(select(Status).where(Status.uri == second.uri))).one()
+    assert "more words" in stored.content and "never wrote" not in stored.content

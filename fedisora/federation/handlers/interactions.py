@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,9 +15,12 @@ from activitypub.extract import datetime_of, has_type, id_of, same_origin
 from ...db.models import Actor, Block, Follow, Like, NotificationType, Status, utcnow
 from ...notify import notify, withdraw, withdraw_boost_notification
 from ...state import AppState
+from ..proofs import ProofError, verify_document
 from ..remote import fetch, get_actor
 from .common import Ignored, embedded_or_stored, local_actor_by_uri, status_by_uri
 from .posts import store_remote_post
+
+log = logging.getLogger(__name__)
 
 
 async def on_like(session: AsyncSession, state: AppState, actor: Actor, activity: dict[str, Any]) -> None:
@@ -32,16 +36,38 @@ async def on_like(session: AsyncSession, state: AppState, actor: Actor, activity
             await notify(session, recipient=author, type=NotificationType.FAVOURITE, from_actor=actor, status=status)
 
 
-async def fetch_post(session: AsyncSession, state: AppState, uri: str) -> Status:
+async def fetch_post(session: AsyncSession, state: AppState, uri: str, embedded: Any = None) -> Status:
+    """The post ``uri``: ours already, the ``embedded`` copy when its author's proof vouches
+    for it (a relay or a server that embeds what it boosts), else fetched from its origin."""
     status = await status_by_uri(session, uri)
     if status is not None:
         return status
+    proven = await _proven_post(session, state, uri, embedded)
+    if proven is not None:
+        return proven
     fetched = await fetch(session, state, uri)
     author_uri = id_of(fetched.data.get("attributedTo"))
     if not author_uri or not same_origin(author_uri, fetched.url_final) or not same_origin(uri, fetched.url_final):
         raise Ignored(f"boosted post {uri} is not served by its author's server")
     author = await get_actor(session, state, author_uri)
     return await store_remote_post(session, author, fetched.data)
+
+
+async def _proven_post(session: AsyncSession, state: AppState, uri: str, embedded: Any) -> Status | None:
+    """``embedded`` stored as the post ``uri`` when it carries a valid FEP-8b32 proof made by
+    its author, on the author's own server; ``None`` (fetch it instead) otherwise."""
+    if not isinstance(embedded, dict) or embedded.get("proof") is None or id_of(embedded.get("id")) != uri:
+        return None
+    author_uri = id_of(embedded.get("attributedTo"))
+    if not author_uri or not same_origin(author_uri, uri):
+        return None
+    try:
+        controller = await verify_document(state, session, embedded, expected_controller=author_uri)
+    except ProofError as exc:
+        log.info("embedded copy of %s not used: %s", uri, exc)
+        return None
+    author = await get_actor(session, state, controller)
+    return await store_remote_post(session, author, embedded)
 
 
 async def on_announce(session: AsyncSession, state: AppState, actor: Actor, activity: dict[str, Any]) -> None:
@@ -53,7 +79,7 @@ async def on_announce(session: AsyncSession, state: AppState, actor: Actor, acti
     target = id_of(activity.get("object"))
     if not target:
         raise Ignored("Announce without an object")
-    original = await fetch_post(session, state, target)
+    original = await fetch_post(session, state, target, activity.get("object"))
     if original.deleted_at is not None:
         raise Ignored("Announce of a deleted post")
     session.add(
