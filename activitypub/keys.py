@@ -83,6 +83,22 @@ def ed25519_public_multibase(raw_public_key: bytes) -> str:
     return "z" + base58btc_encode(ED25519_PUB_MULTICODEC + raw_public_key)
 
 
+def ed25519_public_from_did_key(method: str) -> tuple[str, bytes]:
+    """``(did, raw 32-byte key)`` of an Ed25519 ``did:key`` verification method.
+
+    ``did:key:z6Mk…`` or ``did:key:z6Mk…#z6Mk…`` (the fragment, when there is
+    one, must repeat the key, as the did:key method specification derives it).
+    The key is in the identifier itself: nothing is fetched.
+    """
+    if not method.startswith("did:key:"):
+        raise ValueError("not a did:key")
+    did, _, fragment = method.partition("#")
+    value = did[len("did:key:") :]
+    if fragment and fragment != value:
+        raise ValueError("the did:key fragment does not name its own key")
+    return did, ed25519_public_from_multibase(value)
+
+
 def ed25519_public_from_multibase(value: str) -> bytes:
     """The raw 32-byte Ed25519 key inside a FEP-521a multibase value."""
     if not value.startswith("z"):

@@ -108,6 +108,42 @@ async def test_an_actor_url_and_a_signed_activity(instances: tuple[Instance, Ins
     assert "verdict:  tampered — no proof" in capsys.readouterr().out
 
 
+async def test_did_key_proofs(instances: tuple[Instance, Instance], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A did:key carries its own key, so such a proof is checked without fetching anything;
+    the issuer must still be the key's controller."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from activitypub.integrity import create_proof
+    from activitypub.keys import generate_ed25519
+
+    _, b = instances
+    pair = generate_ed25519()
+    did = f"did:key:{pair.public_multibase}"
+    credential = create_proof(
+        {
+            "@context": ["https://www.w3.org/ns/credentials/v2"], "id": "urn:uuid:7d3a8c1e-0000-4000-8000-000000000001",
+            "type": ["VerifiableCredential"], "issuer": did, "validFrom": "2025-01-01T00:00:00Z",
+            "credentialSubject": {"id": "https://b.example/users/someone"},
+        },
+        load_pem_private_key(pair.private_pem.encode(), password=None),  # type: ignore[arg-type]
+        f"{did}#{pair.public_multibase}",
+    )  # fmt: skip
+    assert await run_verify(b, write(tmp_path, "did.json", credential)) == 0
+    out = capsys.readouterr().out
+    assert f"issuer:   {did}" in out and "verdict:  verified" in out
+
+    # the same key cannot speak for another issuer
+    claimed = create_proof(
+        {**{k: v for k, v in credential.items() if k != "proof"}, "issuer": "https://b.example/actor"},
+        load_pem_private_key(pair.private_pem.encode(), password=None),  # type: ignore[arg-type]
+        f"{did}#{pair.public_multibase}",
+    )
+    assert await run_verify(b, write(tmp_path, "claimed.json", claimed), "--json") == 1
+    [result] = json.loads(capsys.readouterr().out)
+    assert result["verdict"] == "unknown-issuer"
+    assert f"signed by {did}, not by its issuer https://b.example/actor" in result["reason"]
+
+
 async def test_bad_input_is_one_clear_error(instances: tuple[Instance, Instance], tmp_path: Path) -> None:
     _, b = instances
     with pytest.raises(CLIError, match="no such file"):

@@ -275,8 +275,16 @@ async def test_verification_methods_must_be_listed_by_their_controller(world: Fe
             with pytest.raises(ProofError) as caught:
                 await resolve_verification_method(b.state, session, method)
             assert caught.value.code == "unknown-key" and reason in str(caught.value), method
+        # a did:key holds its key: resolved without a fetch, the DID is its controller
+        did = "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2"
+        controller, public = await resolve_verification_method(b.state, session, f"{did}#{did[8:]}")
+        assert controller == did
+        assert public.public_bytes_raw() == ed25519_public_from_multibase(did[8:])
+        with pytest.raises(ProofError) as caught:  # a fragment naming another key
+            await resolve_verification_method(b.state, session, f"{did}#z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK")
+        assert caught.value.code == "unknown-key"
         with pytest.raises(ProofError) as caught:
-            await resolve_verification_method(b.state, session, "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2")
+            await resolve_verification_method(b.state, session, "did:web:example.com#key-1")
         assert caught.value.code == "unsupported"
 
     # a key alice does not publish, used in her name, does not verify anything
@@ -499,3 +507,29 @@ async def test_an_announce_embedding_a_signed_post_needs_no_fetch_from_its_origi
     async with a.state.sessions() as session:
         stored = (await session.exec(select(Status).where(Status.uri == second.uri))).one()
     assert "more words" in stored.content and "never wrote" not in stored.content
+
+
+async def test_a_did_key_proof_neither_vouches_nor_blocks_in_the_inbox(world: Fediverse) -> None:
+    """FEP-ef61 style proofs with a did:key name no actor: the inbox ignores them (the
+    HTTP signature and the origin decide), as it did before did:key was resolved."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    a = await world.add("a.example")
+    c = await world.add("c.example")
+    carol = await c.create_account("carol")
+    status, create = await write(c, carol, "portable words")
+    key = await rsa_key(c, carol)
+    pair = generate_ed25519()
+    did = f"did:key:{pair.public_multibase}"
+    private = load_pem_private_key(pair.private_pem.encode(), password=None)
+    unsigned = {k: v for k, v in create.items() if k != "proof"}
+    unsigned["object"] = create_proof(
+        {k: v for k, v in create["object"].items() if k != "proof"}, private, f"{did}#{pair.public_multibase}"  # type: ignore[arg-type]
+    )
+    assert a.client is not None
+    response = await signed_post(a.client, "https://a.example/inbox", unsigned, key.key_id, key.private_key_pem or "")
+    assert response.status_code == 202, response.text
+    await world.settle()
+    async with a.state.sessions() as session:
+        stored = (await session.exec(select(Status).where(Status.uri == status.uri))).one()
+    assert "portable words" in stored.content

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from activitypub.extract import has_type, id_of, ids_of, same_origin
+from activitypub.integrity import verification_method_of
 from activitypub.client import GoneError, NotFoundError
 from activitypub.signatures import SignatureError, parse_signature, verify_signature
 
@@ -132,9 +133,15 @@ async def authenticate(
 async def check_proof(session: AsyncSession, state: AppState, document: dict[str, Any], what: str) -> str | None:
     """The actor whose key made ``document``'s valid proof; ``None`` without a proof we can check.
 
-    A proof that does not verify is a 401; an unsupported one is logged and ignored.
+    A proof that does not verify is a 401; an unsupported one is logged and ignored,
+    and so is one made with a DID key (FEP-ef61 portable objects): a DID names no
+    actor of an http(s) server, so it cannot vouch for one here.
     """
     if document.get("proof") is None:
+        return None
+    method = verification_method_of(document)
+    if method is not None and method.startswith("did:"):
+        log.info("ignoring the proof of %s: made with %s, not an actor's key", id_of(document.get("id")), method)
         return None
     try:
         return await verify_document(state, session, document)

@@ -176,12 +176,20 @@ async def resolve_verification_method(
 
     Known keys come from our tables; unknown ones (or all, with ``refresh``)
     by fetching the controlling actor, which must list the key in its
-    ``assertionMethod`` as a ``Multikey`` it controls.  ``ProofError("unknown-key")``
-    otherwise (``"unsupported"`` for a method that is not an http(s) URL, such as ``did:key``).
+    ``assertionMethod`` as a ``Multikey`` it controls.  An Ed25519 ``did:key``
+    holds its key in itself: its controller is the DID (no actor of ours).
+    ``ProofError("unknown-key")`` otherwise (``"unsupported"`` for other DID
+    methods and anything else that is not an http(s) URL).
     """
+    if isinstance(verification_method, str) and verification_method.startswith("did:key:"):
+        try:
+            did, raw = keylib.ed25519_public_from_did_key(verification_method)
+        except ValueError as exc:
+            raise ProofError("unknown-key", f"verificationMethod {verification_method!r}: {exc}") from None
+        return did, Ed25519PublicKey.from_public_bytes(raw)
     if not isinstance(verification_method, str) or not verification_method.startswith(("https://", "http://")):
-        # did:key and friends (FEP-ef61 portable objects): not something we resolve yet
-        raise ProofError("unsupported", f"verificationMethod {verification_method!r} is not an http(s) URL")
+        # did:web, did:plc … (FEP-ef61 portable objects): not something we resolve yet
+        raise ProofError("unsupported", f"verificationMethod {verification_method!r} is not an http(s) URL or a did:key")
     found = None if refresh else await _listed_key(session, verification_method)
     if found is None:
         if domain_of(verification_method) == state.config.instance.domain:
