@@ -153,6 +153,45 @@ async def test_progress_is_visible_while_processing(env: Env, monkeypatch: pytes
     assert row is not None and row.state == MediaState.FAILED.value
 
 
+async def test_an_edit_made_while_the_job_stores_its_result_is_kept(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owner sets a thumbnail and focus just as processing finishes: both land, after
+    the job's result (the PUT waits for the job's row lock), and neither overwrites the other."""
+    from tests.media_samples import image_bytes, make_video
+    from PIL import Image
+
+    clip = make_video(env.world.tmp_path / "clip.mp4", seconds=0.5, width=160, height=96)
+    media = await env.staged(clip.read_bytes())
+    auth = {"Authorization": f"Bearer {env.token}"}
+    assert env.a.client is not None
+    put: asyncio.Task[Any] | None = None
+    locked = jobs.lock_row
+
+    async def lock_then_edit(session: Any, model: Any, pk: int) -> None:
+        nonlocal put
+        await locked(session, model, pk)
+        put = asyncio.create_task(env.a.client.put(  # type: ignore[union-attr]
+            f"/api/v1/media/{media.id}", headers=auth, data={"focus": "0.0,0.5"},
+            files={"thumbnail": ("t.png", image_bytes(Image.new("RGB", (320, 180), (200, 30, 30))), "image/png")},
+        ))  # fmt: skip
+        await asyncio.sleep(0.5)
+        assert not put.done()  # it waits for this transaction
+
+    monkeypatch.setattr(jobs, "lock_row", lock_then_edit)
+    await env.world.settle()
+    assert put is not None
+    response = await put
+    assert response.status_code == 200, response.text
+    entity = response.json()
+    assert entity["type"] == "video" and entity["url"].endswith(".mp4")  # the job's result…
+    assert entity["meta"]["original"]["width"] == 160
+    assert entity["meta"]["focus"] == {"x": 0.0, "y": 0.5}  # …with the edit on top
+    assert entity["meta"]["small"]["width"] == 320
+    row = await env.row(media.id)
+    assert row is not None and row.state == MediaState.READY.value and row.thumbnail_path
+    assert entity["preview_url"].endswith(row.thumbnail_path)
+    assert (await env.a.client.get(f"/api/v1/media/{media.id}", headers=auth)).json() == entity
+
+
 async def test_missing_row_or_upload(env: Env) -> None:
     await jobs.queue_processing(env.a.state.engine, 123456789)  # no such media: nothing to do
     media = await env.add(state=MediaState.PROCESSING.value)  # its upload was lost

@@ -38,6 +38,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from instance_config import Config
 
 from ..db.engine import make_sessionmaker
+from ..db.locking import lock_row
 from ..db.models import Actor, MediaAttachment, MediaState, utcnow
 from ..jobs import queue
 from ..jobs.runner import JobContext
@@ -317,7 +318,10 @@ async def _store_result(
         thumb_path = (await storage.store_bytes_async(result.thumbnail, "jpg")).path
     sessions = make_sessionmaker(engine)
     async with sessions() as session:
-        media = await session.get(MediaAttachment, media_id)
+        # The owner may change the thumbnail, focus or description meanwhile
+        # (PUT /api/v1/media/:id, which locks the row too): lock, then read.
+        await lock_row(session, MediaAttachment, media_id)
+        media = await session.get(MediaAttachment, media_id, populate_existing=True)
         if media is None or media.state != MediaState.PROCESSING.value:
             media = None
         else:
@@ -328,6 +332,7 @@ async def _store_result(
                 meta["small"] = old_small
             elif "small" not in meta and (small := _small(result.thumbnail_size)):
                 meta["small"] = small
+            focus = focus_meta(media) or focus
             if focus is not None:
                 meta["focus"] = focus
             media.state = MediaState.READY.value

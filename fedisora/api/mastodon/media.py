@@ -26,6 +26,7 @@ import math
 import mmap
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from ... import convert
+from ...db.locking import lock_row
 from ...db.models import Actor, MediaAttachment, MediaState, MediaType
 from ...errors import APIError
 from ...jobs import queue
@@ -204,8 +206,26 @@ def _json(data: Any, status_code: int) -> JSONResponse:
 # ---- thumbnails ----------------------------------------------------------------------------
 
 
-async def _store_thumbnail(state: AppState, media: MediaAttachment, upload: Upload) -> None:
-    """Check, shrink and store a custom thumbnail on ``media`` (422 if it is not an image)."""
+@dataclass
+class Thumbnail:
+    """A custom thumbnail, checked, shrunk and stored, not yet on its row."""
+
+    path: str
+    blurhash: str | None
+    size: tuple[int, int]
+
+    def apply(self, media: MediaAttachment) -> None:
+        media.thumbnail_path = self.path
+        media.blurhash = self.blurhash
+        meta = dict(media.meta or {})
+        width, height = int(self.size[0]), int(self.size[1])
+        if width > 0 and height > 0:
+            meta["small"] = {"width": width, "height": height, "size": f"{width}x{height}", "aspect": width / height}
+        media.meta = meta
+
+
+async def _store_thumbnail(state: AppState, upload: Upload) -> Thumbnail:
+    """Check, shrink and store a custom thumbnail (422 if it is not an image)."""
     from ...media import processing
 
     limit = state.config.media.max_image_bytes
@@ -220,13 +240,7 @@ async def _store_thumbnail(state: AppState, media: MediaAttachment, upload: Uplo
     except Exception:  # a decoder choking on a hostile file is still bad input
         raise APIError(422, "Validation failed: Thumbnail content type is invalid") from None
     stored = await MediaStorage.from_config(state.config).store_bytes_async(jpeg, "jpg")
-    media.thumbnail_path = stored.path
-    media.blurhash = blurhash
-    meta = dict(media.meta or {})
-    width, height = int(size[0]), int(size[1])
-    if width > 0 and height > 0:
-        meta["small"] = {"width": width, "height": height, "size": f"{width}x{height}", "aspect": width / height}
-    media.meta = meta
+    return Thumbnail(stored.path, blurhash, (int(size[0]), int(size[1])))
 
 
 # ---- upload ----------------------------------------------------------------------------------
@@ -290,7 +304,7 @@ async def _upload(request: Request) -> Response:
         media.mime_type = declared if declared in DECLARED_TYPES else None
         media.media_type = {"video": MediaType.VIDEO, "gif": MediaType.GIFV}.get(kind, MediaType.IMAGE).value
         if thumbnail is not None:
-            await _store_thumbnail(state, media, thumbnail)
+            (await _store_thumbnail(state, thumbnail)).apply(media)
         if focus:
             media.meta = {**(media.meta or {}), "focus": {"x": focus[0], "y": focus[1]}}
 
@@ -394,21 +408,29 @@ async def update_media(request: Request) -> Response:
             raise APIError(422, media.error or jobs.GENERIC_FAILURE)
     description = _description(params)
     focus = parse_focus(text_param(params, "focus"))
-    thumbnail = _file(files, "thumbnail")
+    upload = _file(files, "thumbnail")
+    thumbnail = await _store_thumbnail(state, upload) if upload is not None else None
 
-    async with state.sessions() as session:
-        media = await _own(session, me, str(media_id))
-        if "description" in params:
-            media.description = description or None
-        if focus is not None:
-            media.focus_x, media.focus_y = focus
-            media.meta = {**(media.meta or {}), "focus": {"x": focus[0], "y": focus[1]}}
-        replaced = media.thumbnail_path
-        if thumbnail is not None:
-            await _store_thumbnail(state, media, thumbnail)
-        session.add(media)
-        await session.commit()
-        await session.refresh(media)
+    try:
+        async with state.sessions() as session:
+            # The processing job may finish meanwhile (it locks the row too): lock, then read.
+            await lock_row(session, MediaAttachment, media_id)
+            media = await _own(session, me, str(media_id))
+            if "description" in params:
+                media.description = description or None
+            if focus is not None:
+                media.focus_x, media.focus_y = focus
+                media.meta = {**(media.meta or {}), "focus": {"x": focus[0], "y": focus[1]}}
+            replaced = media.thumbnail_path
+            if thumbnail is not None:
+                thumbnail.apply(media)
+            session.add(media)
+            await session.commit()
+            await session.refresh(media)
+    except BaseException:
+        if thumbnail is not None:  # stored for a row that did not take it
+            await jobs.delete_unused(state.engine, state.config, {thumbnail.path})
+        raise
     if replaced and replaced != media.thumbnail_path:
         await jobs.delete_unused(state.engine, state.config, {replaced})
     return _answer(request, media)
