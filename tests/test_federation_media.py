@@ -28,6 +28,7 @@ from fedisora.media import remote
 from fedisora.media.storage import Storage
 from fedisora.processing import follows, posts
 from tests.federation import Fediverse, Instance, token_for
+from tests.media_samples import make_video
 from tests.test_interop_processing import MASTODON_PERSON, Peers, actor_like, fixture
 
 DATA = Path(__file__).parent / "data" / "interop"
@@ -362,6 +363,40 @@ async def test_remote_timeout_keeps_status(
     token = await token_for(b, "bob")
     [attachment] = (await api_status(b, token, on_b.id))["media_attachments"]
     assert attachment["url"] == "https://slow.example/v.mp4"
+
+
+async def test_a_temporary_failure_is_retried_by_the_job(
+    world: Fediverse, ab: tuple[Instance, Instance], tmp_path: Path
+) -> None:
+    """The origin answers 503 twice, then the file: the job copies it on its third try,
+    without anyone viewing the status again."""
+    _, b = ab
+    clip = make_video(tmp_path / "flaky.mp4", seconds=0.5, width=160, height=96).read_bytes()
+    tries: list[str] = []
+
+    async def flaky(scope: Any, receive: Any, send: Any) -> None:
+        tries.append(scope["path"])
+        if len(tries) <= 2:
+            await send({"type": "http.response.start", "status": 503, "headers": [(b"retry-after", b"1")]})
+            await send({"type": "http.response.body", "body": b"busy"})
+            return
+        headers = [(b"content-type", b"video/mp4"), (b"content-length", str(len(clip)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": clip})
+
+    world.transport.apps["flaky.example"] = httpx.ASGITransport(app=flaky)
+    on_b = await _remote_note(world, b, "https://flaky.example/v.mp4")
+    [row] = await media_of(b, on_b.id)
+    assert row.file_path is None and (row.error or "").startswith(remote.TEMPORARY) and "503" in row.error
+    for _ in range(2):
+        await world.make_due(b)  # skip the back-off
+        await world.settle()
+    assert len(tries) == 3
+    [row] = await media_of(b, on_b.id)
+    assert row.file_path and row.error is None and row.size_bytes == len(clip)
+    async with b.state.sessions() as session:
+        [job] = (await session.exec(select(Job).where(Job.kind == remote.CACHE_REMOTE_MEDIA))).all()
+    assert job.state == "done" and job.attempts == 3
 
 
 async def test_not_media_is_refused(world: Fediverse, ab: tuple[Instance, Instance]) -> None:

@@ -18,8 +18,8 @@ file:
 The thumbnail is copied the same way (an image, at most ``max_image_bytes``);
 a failed thumbnail never fails the video.  A failure never touches the
 status: the row keeps its ``remote_url`` and records why in ``error``
-(``"temporary: …"`` for timeouts, connection errors and 5xx, which may be
-tried again; anything else is final).
+(``"temporary: …"`` for timeouts, connection errors and 5xx, which the job
+tries again with back-off, :data:`CACHE_ATTEMPTS` tries in all; anything else is final).
 
 Expiry (:func:`expire_remote_media`, run by the hourly maintenance job) drops
 copies older than ``remote_cache_days``: ``file_path``/``thumbnail_path`` are
@@ -57,6 +57,7 @@ from instance_config import Config
 
 from ..db.models import Actor, MediaAttachment, utcnow
 from ..jobs import queue
+from ..jobs.runner import RetryLater
 from .sniff import sniff_media
 from .storage import Storage
 
@@ -81,6 +82,9 @@ log = logging.getLogger(__name__)
 
 CACHE_REMOTE_MEDIA = "cache_remote_media"
 TEMPORARY = "temporary: "
+# A temporary failure (timeout, 5xx, 429…) is tried again by the job itself, with
+# the queue's back-off (about 30 s, 1 min, 2 min); after that, a view of the status asks again.
+CACHE_ATTEMPTS = 4
 RETRY_TEMPORARY_AFTER = timedelta(hours=1)
 MIN_FETCH_SECONDS = 120.0  # a whole video may take longer than one JSON fetch
 SNIFF_BYTES = 64 * 1024
@@ -115,7 +119,7 @@ async def enqueue_cache(target: queue.Target, media_id: int) -> None:
         target,
         CACHE_REMOTE_MEDIA,
         {"media_id": media_id},
-        max_attempts=1,
+        max_attempts=CACHE_ATTEMPTS,
         dedupe_key=f"{CACHE_REMOTE_MEDIA}:{media_id}",
     )
 
@@ -302,12 +306,15 @@ async def cache_media(state: AppState, media_id: int) -> str:
 
 
 async def cache_remote_media(ctx: JobContext, *, state: AppState) -> None:
-    """The ``cache_remote_media`` job: ``{"media_id": N}``.  Never fails: a file that
-    cannot be copied is recorded on the row, which keeps its remote URL."""
+    """The ``cache_remote_media`` job: ``{"media_id": N}``.  A file that cannot be copied
+    is recorded on the row, which keeps its remote URL; a temporary failure is retried
+    (:data:`CACHE_ATTEMPTS` tries in all) before the job ends."""
     media_id = ctx.payload.get("media_id")
     if not isinstance(media_id, int):
         return
-    await cache_media(state, media_id)
+    outcome = await cache_media(state, media_id)
+    if outcome.startswith(TEMPORARY) and ctx.job.attempts < ctx.job.max_attempts:
+        raise RetryLater(queue.backoff_delay(ctx.job.attempts), outcome)
 
 
 # ---- expiry ------------------------------------------------------------------------------
