@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+_PREFIX_PART = re.compile(r"[A-Za-z0-9._-]+")
 _HOST_RE = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:[0-9]{1,5})?$"
 )
@@ -140,12 +141,27 @@ class MediaSection(Section):
     s3_access_key: str = ""
     s3_secret_key: str = ""
     s3_public_url: str = Field(default="", description="base URL media are served from, if not /media")
+    s3_prefix: str = Field(default="", description="key prefix inside the bucket, e.g. 'fedisora/'")
 
     @model_validator(mode="after")
     def _s3_complete(self) -> MediaSection:
         if self.backend == "s3" and not (self.s3_endpoint and self.s3_bucket):
             raise ValueError("backend = 's3' needs s3_endpoint and s3_bucket")
         return self
+
+    @field_validator("s3_prefix")
+    @classmethod
+    def _s3_prefix_safe(cls, value: str) -> str:
+        """``a/b`` → ``a/b/``: folders of letters, digits, ``.``, ``_`` and ``-``, never ``..``."""
+        prefix = value.strip().strip("/")
+        if not prefix:
+            return ""
+        parts = prefix.split("/")
+        if len(prefix) > 200 or any(p in ("", ".", "..") or not _PREFIX_PART.fullmatch(p) for p in parts):
+            raise ValueError(
+                f"s3_prefix {value!r}: use folder names of letters, digits, '.', '_' and '-', separated by '/'"
+            )
+        return prefix + "/"
 
 
 class FederationSection(Section):

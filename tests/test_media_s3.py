@@ -31,7 +31,7 @@ from fedisora.media.storage import (
     open_storage,
     relative_path,
 )
-from instance_config import Config, parse_config, render_config
+from instance_config import Config, ConfigError, parse_config, render_config
 from instance_config.template import set_value
 from tests.asgi import app_client
 
@@ -84,10 +84,12 @@ def make_config(tmp_path: Path, **media: Any) -> Config:
     return parse_config(path.read_text(), path=path, env={})
 
 
-def s3_config(tmp_path: Path, endpoint: str, *, public_url: str = "", create: bool = True) -> Config:
+def s3_config(
+    tmp_path: Path, endpoint: str, *, public_url: str = "", create: bool = True, **media: Any
+) -> Config:
     bucket = f"media-{uuid.uuid4().hex[:12]}"
     config = make_config(
-        tmp_path, backend="s3", s3_endpoint=endpoint, s3_bucket=bucket, s3_public_url=public_url, **KEYS
+        tmp_path, backend="s3", s3_endpoint=endpoint, s3_bucket=bucket, s3_public_url=public_url, **KEYS, **media
     )
     if create:
         storage = open_storage(config)
@@ -155,6 +157,34 @@ def test_store_read_and_delete(storage: S3Storage) -> None:
         assert not storage.exists(unsafe)
         with pytest.raises(FileNotFoundError):
             storage.read_bytes(unsafe)
+
+
+def test_a_key_prefix_keeps_media_in_their_own_folder_of_a_shared_bucket(tmp_path: Path, s3_endpoint: str) -> None:
+    config = s3_config(tmp_path, s3_endpoint, public_url="https://cdn.example.net", s3_prefix="/sites/video/")
+    assert config.media.s3_prefix == "sites/video/"
+    store = open_storage(config)
+    assert isinstance(store, S3Storage)
+    store.client.put_object(Bucket=store.bucket, Key="backups/db.sql", Body=b"not ours")
+    store.client.put_object(Bucket=store.bucket, Key="ab/cd/other.mp4", Body=b"not ours either")
+
+    stored = store.store_bytes(DATA, "mp4")
+    streamed = store.store_chunks([b"second ", b"file"], "webm")
+    sha = hashlib.sha256(DATA).hexdigest()
+    assert stored.path == relative_path(sha, "mp4")  # what rows keep: no prefix
+    head = store.client.head_object(Bucket=store.bucket, Key=f"sites/video/{stored.path}")
+    assert head["ContentLength"] == len(DATA)
+    assert store.read_bytes(stored.path, 0, 10) == DATA[:10] and store.size(streamed.path) == 11
+    with store.local_copy(stored.path) as copy:
+        assert copy.read_bytes() == DATA
+    assert store.public_url(stored.path) == f"https://cdn.example.net/sites/video/{stored.path}"
+    assert sorted(store.paths()) == sorted([stored.path, streamed.path])  # only ours
+    assert not store.exists("ab/cd/other.mp4")
+    assert store.delete(stored.path) and not store.exists(stored.path)
+    assert store.client.head_object(Bucket=store.bucket, Key="backups/db.sql")["ContentLength"] == 8
+
+    for bad in ("../up", "a/../b", "spaces here", "a//b"):
+        with pytest.raises(ConfigError, match="s3_prefix"):
+            make_config(tmp_path / "bad", s3_prefix=bad)
 
 
 def test_streamed_and_file_stores_match(storage: S3Storage, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """The S3-compatible storage backend (AWS S3, MinIO, Garage, Ceph RGW, Cloudflare R2 …).
 
 Objects are stored under the same content addresses as on disk
-(``ab/cd/<sha256>.<ext>``, no prefix), with their ``Content-Type`` and
+(``ab/cd/<sha256>.<ext>``), after ``[media] s3_prefix`` when one is set (a
+bucket shared with other data), with their ``Content-Type`` and
 ``Cache-Control: public, max-age=31536000, immutable`` set, so a bucket (or a
 CDN in front of it) can serve them to browsers directly.  An upload is atomic
 by nature: an object is visible only once its PUT, or the last step of its
@@ -89,10 +90,12 @@ class S3Storage(Storage):
         access_key: str = "",
         secret_key: str = "",
         public_url: str = "",
+        prefix: str = "",
         staging_dir: Path,
         client: Any = None,
     ) -> None:
         self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.endpoint_url = endpoint_url
         self.public_base = public_url.strip().rstrip("/") or None
         self.staging_dir = Path(staging_dir)
@@ -141,11 +144,16 @@ class S3Storage(Storage):
             access_key=media.s3_access_key,
             secret_key=media.s3_secret_key,
             public_url=media.s3_public_url,
+            prefix=media.s3_prefix,
             staging_dir=config.media_dir / STAGING,
         )
 
     def __repr__(self) -> str:
-        return f"S3Storage(bucket={self.bucket!r}, endpoint={self.endpoint_url!r})"
+        return f"S3Storage(bucket={self.bucket!r}, prefix={self.prefix!r}, endpoint={self.endpoint_url!r})"
+
+    def _key(self, path: str) -> str:
+        """The object key of a storage path (the path after the bucket's prefix)."""
+        return self.prefix + path
 
     # ---- errors --------------------------------------------------------------------------
 
@@ -175,7 +183,7 @@ class S3Storage(Storage):
             md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
             try:
                 self.client.put_object(
-                    Bucket=self.bucket, Key=key, Body=data, ContentMD5=md5, **self._extra(key, sha)
+                    Bucket=self.bucket, Key=self._key(key), Body=data, ContentMD5=md5, **self._extra(key, sha)
                 )
             except _ERRORS as exc:
                 raise self._failed("upload", exc) from exc
@@ -189,7 +197,7 @@ class S3Storage(Storage):
         if self._size_of(key) != size:
             try:
                 self.client.upload_file(
-                    str(source), self.bucket, key, ExtraArgs=self._extra(key, sha), Config=self.transfer
+                    str(source), self.bucket, self._key(key), ExtraArgs=self._extra(key, sha), Config=self.transfer
                 )
             except _ERRORS as exc:
                 raise self._failed("upload", exc) from exc
@@ -206,7 +214,7 @@ class S3Storage(Storage):
             raise StorageError(f"{path}: its content does not match its name (damaged file?)")
         try:
             self.client.upload_file(
-                str(source), self.bucket, path, ExtraArgs=self._extra(path, sha), Config=self.transfer
+                str(source), self.bucket, self._key(path), ExtraArgs=self._extra(path, sha), Config=self.transfer
             )
         except _ERRORS as exc:
             raise self._failed("upload", exc) from exc
@@ -231,7 +239,7 @@ class S3Storage(Storage):
         if self._size_of(path) is None:
             return False
         try:
-            self.client.delete_object(Bucket=self.bucket, Key=path)
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
         except _ERRORS as exc:
             raise self._failed("delete", exc) from exc
         return True
@@ -242,7 +250,7 @@ class S3Storage(Storage):
         if not is_safe_relative_path(key):
             return None
         try:
-            return dict(self.client.head_object(Bucket=self.bucket, Key=key))
+            return dict(self.client.head_object(Bucket=self.bucket, Key=self._key(key)))
         except botocore.exceptions.ClientError as exc:
             if _code(exc) in _MISSING:
                 return None
@@ -272,7 +280,7 @@ class S3Storage(Storage):
             return iter(())
         wanted = f"bytes={start}-" if end is None else f"bytes={start}-{end - 1}"
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=path, Range=wanted)
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(path), Range=wanted)
         except botocore.exceptions.ClientError as exc:
             if _code(exc) in _MISSING:
                 raise FileNotFoundError(path) from None
@@ -305,7 +313,7 @@ class S3Storage(Storage):
         temp = Path(temp_name)
         try:
             try:
-                self.client.download_file(self.bucket, path, str(temp), Config=self.transfer)
+                self.client.download_file(self.bucket, self._key(path), str(temp), Config=self.transfer)
             except _ERRORS as exc:
                 raise self._failed("download", exc) from exc
             yield temp
@@ -314,14 +322,16 @@ class S3Storage(Storage):
                 temp.unlink()
 
     def public_url(self, path: str) -> str | None:
-        return None if self.public_base is None else f"{self.public_base}/{path}"
+        return None if self.public_base is None else f"{self.public_base}/{self._key(path)}"
 
     def paths(self) -> Iterator[str]:
         try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
+            for page in pages:
                 for item in page.get("Contents", []):
-                    if is_safe_relative_path(item["Key"]):
-                        yield item["Key"]
+                    path = item["Key"][len(self.prefix) :]
+                    if item["Key"].startswith(self.prefix) and is_safe_relative_path(path):
+                        yield path
         except _ERRORS as exc:
             raise self._failed("listing", exc) from exc
 
