@@ -23,6 +23,7 @@ from fedisora.media import jobs, processing
 from fedisora.media.storage import MediaStorage
 from fedisora.workers import MAINTENANCE
 from tests.federation import Fediverse, Instance, token_for
+from tests.media_samples import image_bytes, make_video
 
 
 class Env:
@@ -156,7 +157,6 @@ async def test_progress_is_visible_while_processing(env: Env, monkeypatch: pytes
 async def test_an_edit_made_while_the_job_stores_its_result_is_kept(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     """The owner sets a thumbnail and focus just as processing finishes: both land, after
     the job's result (the PUT waits for the job's row lock), and neither overwrites the other."""
-    from tests.media_samples import image_bytes, make_video
     from PIL import Image
 
     clip = make_video(env.world.tmp_path / "clip.mp4", seconds=0.5, width=160, height=96)
@@ -190,6 +190,55 @@ async def test_an_edit_made_while_the_job_stores_its_result_is_kept(env: Env, mo
     assert row is not None and row.state == MediaState.READY.value and row.thumbnail_path
     assert entity["preview_url"].endswith(row.thumbnail_path)
     assert (await env.a.client.get(f"/api/v1/media/{media.id}", headers=auth)).json() == entity
+
+
+async def test_a_cancelled_job_stops_its_transcode_at_the_next_progress_report(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker shutting down cancels its jobs after the grace period: the transcode thread
+    stops within a progress tick (not when the whole file is done), the job is given back,
+    the upload stays staged, and the next run processes it."""
+    import time
+
+    ticks: list[float] = []
+    ended = threading.Event()
+    real = processing.process_file
+
+    def long_transcode(src: Path, workdir: Path, limits: Any, *, progress: Any = None, **kwargs: Any) -> Any:
+        try:
+            (workdir / "partial.mp4").write_bytes(b"half a video")
+            for step in range(400):  # 20 s if nobody stops it
+                progress(step / 400)
+                ticks.append(step)
+                time.sleep(0.05)
+            raise AssertionError("the transcode was not interrupted")
+        finally:
+            ended.set()
+
+    monkeypatch.setattr(processing, "process_file", long_transcode)
+    clip = make_video(env.world.tmp_path / "clip.mp4", seconds=0.5, width=160, height=96)
+    media = await env.staged(clip.read_bytes())
+    assert env.a.runner is not None
+    running = asyncio.create_task(env.a.runner.run_once())
+    while len(ticks) < 3:
+        await asyncio.sleep(0.02)
+    started = time.monotonic()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert ended.is_set() and time.monotonic() - started < 2
+    assert len(ticks) < 100
+    assert not jobs.work_dir(env.a.config, media.id).exists()
+    assert jobs.staging_path(env.a.config, media.id).exists()  # kept for the next worker
+    row = await env.row(media.id)
+    assert row is not None and row.state == MediaState.PROCESSING.value
+    job = await env.job()
+    assert job.state == "pending" and job.attempts == 0  # given back, attempt refunded
+
+    monkeypatch.setattr(processing, "process_file", real)
+    await env.world.settle()
+    row = await env.row(media.id)
+    assert row is not None and row.state == MediaState.READY.value
 
 
 async def test_missing_row_or_upload(env: Env) -> None:

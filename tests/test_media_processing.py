@@ -145,6 +145,24 @@ def test_other_videos_are_transcoded_to_h264_aac_faststart(tmp_path, workdir, na
     assert again.path == result.path and not again.transcoded and not again.remuxed
 
 
+def test_an_interrupted_transcode_is_not_a_refusal(tmp_path, workdir):
+    """A worker shutting down stops a transcode from its progress callback: the exception
+    comes out as it was raised, never as "the video could not be converted"."""
+    from fedisora.media.jobs import Interrupted
+
+    src = make_video(tmp_path / "long.webm", codec="vp9", seconds=3.0, fps=25)
+    reports = []
+
+    def progress(fraction):
+        reports.append(fraction)
+        if len(reports) == 2:
+            raise Interrupted("shutting down")
+
+    with pytest.raises(Interrupted):
+        process_file(src, workdir, LIMITS, progress=progress)
+    assert len(reports) == 2 and reports[-1] < 0.5
+
+
 def test_ten_bit_and_odd_sizes_become_8_bit_even(tmp_path, workdir):
     ten = run(make_video(tmp_path / "hdr.mp4", codec="hevc", pix_fmt="yuv420p10le"), workdir)
     assert ten.transcoded

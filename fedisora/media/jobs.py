@@ -23,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import functools
 import shutil
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -192,8 +194,11 @@ async def run_processing(engine: AsyncEngine, config: Config, media_id: int, *, 
     workdir.mkdir(parents=True, exist_ok=True)
 
     latest: list[float | None] = [None]
+    stop = threading.Event()
 
     def progress(fraction: float) -> None:  # called from the processing thread: just note it
+        if stop.is_set():
+            raise Interrupted(f"processing of media {media_id} stopped: the job was cancelled")
         try:
             latest[0] = min(1.0, max(0.0, float(fraction)))
         except (TypeError, ValueError):
@@ -216,13 +221,16 @@ async def run_processing(engine: AsyncEngine, config: Config, media_id: int, *, 
     reporter = asyncio.create_task(write_progress())
     try:
         try:
-            result, credentials = await anyio.to_thread.run_sync(
-                _process_blocking, processing, source, workdir, limits, declared, progress, signer
+            result, credentials = await _interruptible(
+                stop, _process_blocking, processing, source, workdir, limits, declared, progress, signer
             )
         finally:
             reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reporter
+    except asyncio.CancelledError:  # shutting down: the upload stays staged for the next worker
+        await _remove_async(workdir)
+        raise
     except processing.MediaRejected as exc:
         reason = str(exc) or "The file could not be processed"
         await _mark_failed(engine, media_id, reason)
@@ -243,6 +251,27 @@ async def run_processing(engine: AsyncEngine, config: Config, media_id: int, *, 
         await _remove_async(workdir)
     await _remove_async(source)
     return MediaState.READY.value
+
+
+class Interrupted(BaseException):
+    """Raised inside the processing thread, at its next progress report, once the job is
+    cancelled (a worker shutting down).  A ``BaseException``, so that no ``except
+    Exception`` of the media code turns it into a refusal of the file."""
+
+
+async def _interruptible(stop: threading.Event, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a worker thread.  Cancelling the caller sets ``stop`` (which the
+    thread's progress callback turns into :class:`Interrupted`) and waits for the thread to
+    end before the cancellation goes on, so nothing writes into a work directory being
+    removed, and a shutdown waits for one progress tick rather than the whole transcode."""
+    future = asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        stop.set()
+        with contextlib.suppress(BaseException):
+            await future
+        raise
 
 
 def _process_blocking(
