@@ -26,16 +26,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
 from activitypub.guard import UnsafeURL, check_url, resolve_and_check
+
+_T = TypeVar("_T")
 
 __all__ = [
     "AP_ACCEPT",
@@ -287,15 +289,20 @@ class FederationClient:
         for every failure: guard refusal, network error, timeout, non-2xx,
         oversized body, non-JSON content type, body that is not a JSON object.
         """
+        return await self._follow(url, lambda hop: self._fetch_hop(hop, auth=auth, accept=accept))
+
+    async def _follow(self, url: str, hop: Callable[[httpx.URL], Awaitable[_T | httpx.URL]]) -> _T:
+        """Run ``hop`` on ``url`` and on each redirect it answers (an ``httpx.URL``), every
+        hop checked by the SSRF guard first, at most ``max_redirects`` redirects."""
         current = self._parse_url(url)
-        for hop in range(self.max_redirects + 1):
+        for count in range(self.max_redirects + 1):
             await self._check(current)
-            location = await self._fetch_hop(current, auth=auth, accept=accept)
-            if isinstance(location, FetchedDocument):
-                return location
-            if hop == self.max_redirects:
+            result = await hop(current)
+            if not isinstance(result, httpx.URL):
+                return result
+            if count == self.max_redirects:
                 break
-            current = location
+            current = result
         raise FetchError(url, f"too many redirects (more than {self.max_redirects})")
 
     async def _fetch_hop(self, url: httpx.URL, *, auth: httpx.Auth | None, accept: str) -> FetchedDocument | httpx.URL:
@@ -371,17 +378,10 @@ class FederationClient:
         :class:`FetchError` on any failure; ``dest`` may then hold a partial body,
         which the caller discards.  Nothing is written for a redirect.
         """
-        current = self._parse_url(url)
         deadline = self.request_timeout if timeout is None else timeout
-        for hop in range(self.max_redirects + 1):
-            await self._check(current)
-            result = await self._file_hop(current, dest, max_bytes=max_bytes, timeout=deadline, accept=accept, auth=auth)
-            if isinstance(result, FetchedFile):
-                return result
-            if hop == self.max_redirects:
-                break
-            current = result
-        raise FetchError(url, f"too many redirects (more than {self.max_redirects})")
+        return await self._follow(
+            url, lambda hop: self._file_hop(hop, dest, max_bytes=max_bytes, timeout=deadline, accept=accept, auth=auth)
+        )
 
     async def _file_hop(
         self, url: httpx.URL, dest: BinaryIO, *, max_bytes: int, timeout: float, accept: str, auth: httpx.Auth | None
