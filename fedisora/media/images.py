@@ -24,7 +24,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from .probe import MediaRejected
+from .probe import MediaRejected, check_file_size
 
 __all__ = [
     "ImageError",
@@ -195,11 +195,7 @@ class PreparedImage:
 
 def open_image(path: Path, max_bytes: int) -> tuple[Image.Image, ImageInfo]:
     """The image at ``path`` opened with Pillow after the size and type checks; MediaRejected if not."""
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise MediaRejected(
-            f"the image is {size / 1_048_576:.1f} MB; this instance accepts images up to {max_bytes / 1_048_576:g} MB"
-        )
+    check_file_size(path, max_bytes, "image")
     data = path.read_bytes()  # at most max_bytes; kept in memory so frames can be read later
     info = sniff_image(data[: 256 * 1024])
     if info is None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from .images import MAX_PIXELS, MAX_SIDE, prepare_image, sniff_image
-from .probe import MAX_VIDEO_SIDE, MediaRejected, Probe, probe
+from .probe import MAX_VIDEO_SIDE, MediaRejected, Probe, check_file_size, probe
 from .thumbnails import THUMBNAIL_SIDE, PosterPicker, blurhash_of, decode_thumbnail, poster_from_file, thumbnail_jpeg
 from .video import plan, remux, transcode
 
@@ -142,12 +142,7 @@ def process_file(
         else:
             result = _process_image(src, workdir, limits, custom)
     else:
-        size = src.stat().st_size
-        if size > limits.max_video_bytes:
-            raise MediaRejected(
-                f"the file is {size / 1_048_576:.1f} MB; this instance accepts videos up to "
-                f"{limits.max_video_bytes / 1_048_576:g} MB"
-            )
+        check_file_size(src, limits.max_video_bytes, "video")
         info = probe(src)
         _check_video(info, limits)
         result = _process_video(src, workdir, limits, info, custom, progress, gifv=False)
@@ -172,12 +167,7 @@ def _animated_gif(src: Path, limits: MediaLimits) -> bool:
     with open(src, "rb") as f:
         if f.read(6) not in (b"GIF87a", b"GIF89a"):
             return False
-    size = src.stat().st_size
-    if size > limits.max_image_bytes:
-        raise MediaRejected(
-            f"the image is {size / 1_048_576:.1f} MB; this instance accepts images up to "
-            f"{limits.max_image_bytes / 1_048_576:g} MB"
-        )
+    check_file_size(src, limits.max_image_bytes, "image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
