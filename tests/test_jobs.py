@@ -268,19 +268,65 @@ async def test_dedupe_in_session(engine: AsyncEngine) -> None:
 async def test_nudge_wakes_an_idle_runner_before_its_poll(engine: AsyncEngine) -> None:
     """A job queued in this process starts at once after ``nudge``, not at the next poll."""
     done = asyncio.Event()
+    idle = asyncio.Event()
 
     async def work(ctx: JobContext) -> None:
         done.set()
 
     stop = asyncio.Event()
     runner = JobRunner(engine, {"work": work}, poll_interval=60.0)
+    waiting = runner._idle
+
+    async def noted_idle(stop: asyncio.Event) -> None:
+        idle.set()
+        await waiting(stop)
+
+    runner._idle = noted_idle  # type: ignore[method-assign]
     task = asyncio.create_task(runner.run_forever(stop))
     try:
-        await asyncio.sleep(0.3)  # the runner found nothing and is idle for a minute
+        await asyncio.wait_for(idle.wait(), 10.0)  # the runner found nothing and is idle for a minute
         await queue.enqueue(engine, "work", {})
         queue.nudge()
         await asyncio.wait_for(done.wait(), 10.0)
     finally:
         stop.set()
         queue.nudge()  # stops promptly too
+        await asyncio.wait_for(task, 10.0)
+
+
+async def test_a_nudge_while_the_runner_looks_for_work_is_not_lost(engine: AsyncEngine) -> None:
+    """The job is queued (and nudged) while the runner's claim query is still running and
+    finds nothing: the runner looks again at once instead of sleeping its poll interval."""
+    done = asyncio.Event()
+    querying = asyncio.Event()
+    answer = asyncio.Event()
+
+    async def work(ctx: JobContext) -> None:
+        done.set()
+
+    stop = asyncio.Event()
+    runner = JobRunner(engine, {"work": work}, poll_interval=60.0)
+    claim = runner.run_once
+    calls = 0
+
+    async def slow_first_claim() -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the first query "misses" the job queued meanwhile
+            querying.set()
+            await answer.wait()
+            return False
+        return await claim()
+
+    runner.run_once = slow_first_claim  # type: ignore[method-assign]
+    task = asyncio.create_task(runner.run_forever(stop))
+    try:
+        await asyncio.wait_for(querying.wait(), 10.0)
+        await queue.enqueue(engine, "work", {})
+        queue.nudge()
+        answer.set()
+        await asyncio.wait_for(done.wait(), 10.0)
+    finally:
+        stop.set()
+        queue.nudge()
         await asyncio.wait_for(task, 10.0)

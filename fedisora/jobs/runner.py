@@ -169,6 +169,9 @@ class JobRunner:
 
     async def _worker(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            # Cleared before looking for work, not after: a nudge that comes while
+            # run_once is querying is kept, and the idle wait below ends at once.
+            self._wakeup.clear()
             try:
                 ran = await self.run_once()
             except asyncio.CancelledError:
@@ -181,7 +184,6 @@ class JobRunner:
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Wait out the poll interval, or less when stopped or nudged (new local jobs)."""
-        self._wakeup.clear()
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wakeup.wait())]
         try:
             await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
