@@ -255,21 +255,20 @@ class FederationClient:
 
     async def _read_capped(self, response: httpx.Response, limit: int, url: str) -> bytes:
         """Read at most ``limit`` bytes of (decoded) body, else raise."""
-        declared = response.headers.get("content-length")
-        if declared is not None:
-            try:
-                if int(declared) > limit:
-                    raise FetchError(url, f"body too large ({declared} bytes declared)", status=response.status_code)
-            except ValueError:
-                pass
-        chunks: list[bytes] = []
+        return b"".join([chunk async for chunk in self._capped_chunks(response, limit, url)])
+
+    @staticmethod
+    async def _capped_chunks(response: httpx.Response, limit: int, url: str) -> AsyncIterator[bytes]:
+        """The (decoded) body in chunks; :class:`FetchError` once it is declared or grows past ``limit``."""
+        declared = response.headers.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > limit:
+            raise FetchError(url, f"body too large ({declared} bytes declared)", status=response.status_code)
         total = 0
         async for chunk in response.aiter_bytes():
             total += len(chunk)
             if total > limit:
                 raise FetchError(url, f"body too large (over {limit} bytes)", status=response.status_code)
-            chunks.append(chunk)
-        return b"".join(chunks)
+            yield chunk
 
     @staticmethod
     def _status_error(url: str, response: httpx.Response) -> FetchError:
@@ -399,14 +398,9 @@ class FederationClient:
                         status = response.status_code
                         if (target := self._redirect_or_error(text, response)) is not None:
                             return target
-                        declared = response.headers.get("content-length")
-                        if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
-                            raise FetchError(text, f"body too large ({declared} bytes declared)", status=status)
                         size = 0
-                        async for chunk in response.aiter_bytes():
+                        async for chunk in self._capped_chunks(response, max_bytes, text):
                             size += len(chunk)
-                            if size > max_bytes:
-                                raise FetchError(text, f"body too large (over {max_bytes} bytes)", status=status)
                             dest.write(chunk)
                         return FetchedFile(text, status, response.headers.get("content-type", ""), size)
                     finally:

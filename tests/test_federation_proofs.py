@@ -334,6 +334,23 @@ async def test_a_rotated_key_is_fetched_again(world: Fediverse) -> None:
     assert await verified_by(b, second) == alice.uri
 
 
+async def test_a_key_fetched_for_a_failing_proof_is_not_fetched_again(world: Fediverse) -> None:
+    """Only a key from our cache may be stale: one fetched for this very check is not
+    fetched a second time to retry a proof that does not match."""
+    a = await world.add("a.example")
+    b = await world.add("b.example")
+    alice = await a.create_account("alice")
+    async with a.state.sessions() as session:
+        me = await session.get(Actor, alice.id)
+        signed = await sign_document(session, me, {"id": f"{alice.uri}/1", "type": "Note", "content": "x"})  # type: ignore[arg-type]
+    forged = {**signed, "content": "y"}
+    before = len(world.transport.requests)
+    with pytest.raises(ProofError) as caught:
+        await verified_by(b, forged)
+    assert caught.value.code == "invalid"
+    assert [str(r.url) for r in world.transport.requests[before:] if r.method == "GET"] == [alice.uri]
+
+
 # --- every served document carries a proof --------------------------------------------------
 
 DI_CONTEXTS = {
@@ -425,6 +442,21 @@ async def test_served_collections_pages_and_outbox_items_carry_proofs(world: Fed
     assert creates[1]["object"]["id"] == first.uri
 
 
+async def test_the_web_urls_serve_the_same_signed_documents(world: Fediverse) -> None:
+    """``/@alice`` and ``/@alice/ID`` asked for AP JSON answer what the ids answer: signed."""
+    a = await world.add("a.example")
+    b = await world.add("b.example")
+    alice = await a.create_account("alice")
+    status, _ = await write(a, alice, "seen on the web")
+    public = multikey_of(await fetch_json(a, alice.uri))
+    note = await fetch_json(a, f"https://a.example/@alice/{status.id}")
+    assert note["id"] == status.uri and "seen on the web" in note["content"]
+    await assert_signed_by(b, note, alice.uri, public)
+    person = await fetch_json(a, "https://a.example/@alice")
+    assert person["id"] == alice.uri
+    await assert_signed_by(b, person, alice.uri, public)
+
+
 async def test_a_deleted_post_serves_a_signed_tombstone(world: Fediverse) -> None:
     a = await world.add("a.example")
     b = await world.add("b.example")
@@ -441,6 +473,8 @@ async def test_a_deleted_post_serves_a_signed_tombstone(world: Fediverse) -> Non
     tombstone = response.json()
     assert tombstone["type"] == "Tombstone" and tombstone["id"] == status.uri
     await assert_signed_by(b, tombstone, alice.uri, multikey_of(await fetch_json(a, alice.uri)))
+    web = await a.client.get(f"https://a.example/@alice/{status.id}", headers=AP)
+    assert web.status_code == 410 and web.json()["type"] == "Tombstone" and "proof" in web.json()
 
 
 async def test_an_activity_stored_before_proofs_is_signed_when_served(world: Fediverse) -> None:
@@ -533,3 +567,60 @@ async def test_a_did_key_proof_neither_vouches_nor_blocks_in_the_inbox(world: Fe
     async with a.state.sessions() as session:
         stored = (await session.exec(select(Status).where(Status.uri == status.uri))).one()
     assert "portable words" in stored.content
+
+
+async def test_an_old_activity_is_signed_once_and_one_that_cannot_be_is_served_as_stored(world: Fediverse) -> None:
+    a = await world.add("a.example")
+    alice = await a.create_account("alice")
+    status, _ = await write(a, alice, "liked")
+    like = {
+        "@context": "https://www.w3.org/ns/activitystreams", "id": "https://a.example/activities/old-like",
+        "type": "Like", "actor": alice.uri, "object": status.uri, "to": ["https://www.w3.org/ns/activitystreams#Public"],
+    }  # fmt: skip
+    huge = {**like, "id": "https://a.example/activities/huge", "votes": 2**60}  # not I-JSON: JCS refuses it
+    async with a.state.sessions() as session:
+        for doc in (like, huge):
+            session.add(Activity(uri=doc["id"], activity_type="Like", actor_uri=alice.uri, object_uri=status.uri, local=True, raw=doc))
+        await session.commit()
+    first = await fetch_json(a, like["id"])
+    async with a.state.sessions() as session:
+        stored = (await session.exec(select(Activity).where(Activity.uri == like["id"]))).one()
+    assert stored.raw == first  # kept signed: the next fetch serves the same proof
+    assert await fetch_json(a, like["id"]) == first
+    served = await fetch_json(a, huge["id"])
+    assert served == huge and "proof" not in served
+
+
+async def test_an_edited_post_is_verified_again(world: Fediverse) -> None:
+    """A remote Update brings a new proof (and maybe new media credentials): its check is queued."""
+    from fedisora.attestations.receive import VERIFY_ATTESTATIONS
+    from fedisora.db.models import Job
+
+    a = await world.add("a.example")
+    c = await world.add("c.example")
+    carol = await c.create_account("carol")
+    status, create = await write(c, carol, "first words")
+    key = await rsa_key(c, carol)
+    assert a.client is not None
+    response = await signed_post(a.client, "https://a.example/inbox", create, key.key_id, key.private_key_pem or "")
+    assert response.status_code == 202
+    await world.settle()
+
+    async def checks() -> list[Job]:
+        async with a.state.sessions() as session:
+            return list((await session.exec(select(Job).where(Job.kind == VERIFY_ATTESTATIONS))).all())
+
+    assert [j.state for j in await checks()] == ["done"]
+    async with c.state.sessions() as session:
+        me = await session.get(Actor, carol.id)
+        post = await session.get(Status, status.id)
+        await posts.edit_post(session, c.state, me, post, "second words")  # type: ignore[arg-type]
+        await session.commit()
+        update = (await session.exec(select(Activity).where(Activity.activity_type == "Update"))).one().raw
+    response = await signed_post(a.client, "https://a.example/inbox", update, key.key_id, key.private_key_pem or "")
+    assert response.status_code == 202
+    await world.settle()
+    assert [j.state for j in await checks()] == ["done", "done"]
+    async with a.state.sessions() as session:
+        stored = (await session.exec(select(Status).where(Status.uri == status.uri))).one()
+    assert "second words" in stored.content

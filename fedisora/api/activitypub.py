@@ -13,6 +13,7 @@ proofs existed are signed as they are served.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlmodel import select
@@ -24,6 +25,7 @@ from starlette.routing import Route
 from activitypub import vocab
 from activitypub.addressing import is_public
 from activitypub.extract import ids_of
+from instance_config import Config
 
 from ..accounts.service import get_instance_actor
 from ..attestations.documents import attestation_entries
@@ -31,7 +33,7 @@ from ..db.models import Activity, Actor, Status, username_key
 from ..errors import APIError
 from ..federation import collections
 from ..federation.inbox import receive
-from ..federation.proofs import assertion_key, sign_document
+from ..federation.proofs import ProofError, sign_document, signer_for
 from ..federation.documents import (
     actor_document,
     actor_keys,
@@ -40,6 +42,8 @@ from ..federation.documents import (
     note_parts,
 )
 from ..state import AppState
+
+log = logging.getLogger(__name__)
 
 AP_CONTENT_TYPE = "application/activity+json"
 PAGE_SIZE = 20
@@ -72,14 +76,29 @@ async def signed_response(
     return ap_response(signed, status_code)
 
 
-async def signed_actor_document(
-    session: AsyncSession, person: Actor, entries: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    """``person``'s actor document with its proof; the signing key exists before the document
-    is built, so the document lists the key its own proof names."""
-    await assertion_key(session, person)
-    document = actor_document(person, await actor_keys(session, person), entries)
-    return await sign_document(session, person, document)
+async def actor_response(session: AsyncSession, person: Actor, *, attestations: bool = True) -> Response:
+    """``person``'s signed actor document (with its attestations) as an AP response.
+
+    The signing key is loaded (or made) before the document is built, so the
+    document lists the key its own proof names.
+    """
+    signer = await signer_for(session, person)
+    entries = await attestation_entries(session, person) if attestations else None
+    document = signer.sign(actor_document(person, await actor_keys(session, person), entries))
+    await session.commit()
+    return ap_response(document)
+
+
+async def status_response(
+    session: AsyncSession, config: Config, person: Actor, post: Status, *, activity: bool = False
+) -> Response:
+    """A public post as AP JSON, signed by its author: the Note (or its ``Create``), or a
+    Tombstone (410) once deleted.  Served at the post's id and at its web page's URL."""
+    if post.deleted_at is not None:
+        gone = {"@context": vocab.AS_CONTEXT, **vocab.tombstone(post.uri, post.object_type, post.deleted_at)}
+        return await signed_response(session, person, gone, 410)
+    note = note_document(config, post, person, await note_parts(session, config, post))
+    return await signed_response(session, person, create_document(note) if activity else note)
 
 
 def html_redirect(url: str) -> Response:
@@ -117,10 +136,7 @@ async def actor(request: Request) -> Response:
         person = await local_actor(session, state, request.path_params["username"])
         if not wants_activitypub(request):
             return html_redirect(person.url or f"{state.config.base_url}/@{person.username}")
-        entries = await attestation_entries(session, person)
-        document = await signed_actor_document(session, person, entries)
-        await session.commit()
-        return ap_response(document)
+        return await actor_response(session, person)
 
 
 async def instance_actor(request: Request) -> Response:
@@ -131,9 +147,7 @@ async def instance_actor(request: Request) -> Response:
             raise APIError(404, "Record not found")
         if not wants_activitypub(request):
             return html_redirect(f"{state.config.base_url}/")
-        document = await signed_actor_document(session, person)
-        await session.commit()
-        return ap_response(document)
+        return await actor_response(session, person, attestations=False)
 
 
 async def outbox(request: Request) -> Response:
@@ -146,11 +160,12 @@ async def outbox(request: Request) -> Response:
             return await signed_response(session, person, vocab.ordered_collection(base, total, first=f"{base}?page=true"))
         max_id = _max_id(request)
         posts = await collections.outbox_page(session, person, max_id=max_id, limit=PAGE_SIZE)
+        signer = await signer_for(session, person)
         items = []
         for post in posts:
             note = note_document(state.config, post, person, await note_parts(session, state.config, post))
             # each Create (and its Note) verifies alone once taken out of the page
-            items.append(await sign_document(session, person, create_document(note)))
+            items.append(signer.sign(create_document(note)))
         page_id = f"{base}?page=true" if max_id is None else f"{base}?max_id={max_id}"
         next_page = f"{base}?max_id={posts[-1].id}" if len(posts) == PAGE_SIZE else None
         page = vocab.ordered_collection_page(page_id, base, [], next=next_page)
@@ -216,14 +231,11 @@ async def status(request: Request) -> Response:
     async with state.sessions() as session:
         person = await local_actor(session, state, request.path_params["username"])
         post = await public_status(session, person, request.path_params["status_id"])
-        if post.deleted_at is not None:
-            gone = {"@context": vocab.AS_CONTEXT, **vocab.tombstone(post.uri, post.object_type, post.deleted_at)}
-            return await signed_response(session, person, gone, 410)
-        if not wants_activitypub(request):
+        if post.deleted_at is None and not wants_activitypub(request):
             return html_redirect(post.url or post.uri)
-        note = note_document(state.config, post, person, await note_parts(session, state.config, post))
-        document = create_document(note) if request.url.path.endswith("/activity") else note
-        return await signed_response(session, person, document)
+        return await status_response(
+            session, state.config, person, post, activity=request.url.path.endswith("/activity")
+        )
 
 
 async def activity(request: Request) -> Response:
@@ -234,13 +246,19 @@ async def activity(request: Request) -> Response:
         record = (await session.exec(select(Activity).where(Activity.uri == uri, Activity.local))).first()
         if record is None or not _is_public(record.raw):
             raise APIError(404, "Record not found")
-        if "proof" in record.raw:
-            return ap_response(record.raw)
-        # stored before proofs were made at publish time
-        owner = (await session.exec(select(Actor).where(Actor.uri == record.actor_uri, Actor.local))).first()
-        if owner is None or owner.suspended_at is not None:
-            raise APIError(404, "Record not found")
-        return await signed_response(session, owner, record.raw)
+        if "proof" not in record.raw:
+            # Stored before proofs were made at publish time: signed once, and kept so.
+            owner = (await session.exec(select(Actor).where(Actor.uri == record.actor_uri, Actor.local))).first()
+            if owner is None or owner.suspended_at is not None:
+                raise APIError(404, "Record not found")
+            try:
+                record.raw = await sign_document(session, owner, record.raw)
+            except ProofError as exc:  # not I-JSON (publish leaves these unsigned too): served as stored
+                log.info("activity %s is served without a proof: %s", uri, exc)
+            else:
+                session.add(record)
+                await session.commit()
+        return ap_response(record.raw)
 
 
 def _is_public(document: dict[str, Any]) -> bool:

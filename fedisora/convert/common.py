@@ -9,6 +9,7 @@ from typing import Any
 from instance_config import Config
 
 from ..db.models import Actor
+from ..federation.documents import tag_url  # one hashtag URL for the client API and federation
 
 __all__ = [
     "iso",
@@ -84,7 +85,7 @@ def streaming_url(config: Config) -> str:
 
 
 def media_url(config: Config, file_path: str) -> str:
-    """The public URL of a stored media file: ``<s3_public_url>/<path>`` when an S3
+    """The public URL of a stored media file: ``<s3_public_url>/<s3_prefix><path>`` when an S3
     backend has a public URL, else ``<base>/media/<path>`` (served by :mod:`fedisora.web.media`,
     which also redirects there when the files have moved to S3).  ``file_path`` is
     the storage path (``ab/cd/<sha>.<ext>``) or an absolute path inside the media dir.
@@ -100,10 +101,6 @@ def media_url(config: Config, file_path: str) -> str:
     rel = path.as_posix().lstrip("/")
     base = public_base_url(config)
     return f"{base}/{rel}" if base is not None else f"{config.base_url}/media/{rel}"
-
-
-def tag_url(config: Config, name: str) -> str:
-    return f"{config.base_url}/tags/{name.lower()}"
 
 
 def error(message: str, description: str | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from instance_config import Config
 
 from ..db.ids import new_id
 from ..db.models import Actor, Key, KeyAlgorithm, KeyPurpose, MediaAttachment, MediaState, Mention, Status, StatusTag
+from ..media.storage import CONTENT_TYPES
 
 ACTIVITY_JSON = "application/activity+json"
 
@@ -183,21 +184,19 @@ def _dimension(media: MediaAttachment, key: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-_THUMBNAIL_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
-_FILE_TYPES = {"mp4": "video/mp4", "m4v": "video/mp4", "webm": "video/webm", "mov": "video/quicktime", **_THUMBNAIL_TYPES}
+def _stored_type(path: str) -> str | None:
+    """The Content-Type a stored file is served with, from its extension; None when unknown."""
+    return CONTENT_TYPES.get(path.rsplit(".", 1)[-1].lower())
 
 
 def attachment_document(config: Config, media: MediaAttachment) -> dict[str, Any] | None:
     """One published media as a Mastodon-shaped ``Document`` (None when it has no file)."""
     if not media.file_path:
         return None
-    ext = media.file_path.rsplit(".", 1)[-1].lower()
-    mime = media.mime_type or _FILE_TYPES.get(ext) or {"video": "video/mp4", "image": "image/jpeg"}.get(
+    mime = media.mime_type or _stored_type(media.file_path) or {"video": "video/mp4", "image": "image/jpeg"}.get(
         media.media_type, "application/octet-stream"
     )
-    thumb_type = None
-    if media.thumbnail_path:
-        thumb_type = _THUMBNAIL_TYPES.get(media.thumbnail_path.rsplit(".", 1)[-1].lower())
+    thumb_type = _stored_type(media.thumbnail_path) if media.thumbnail_path else None
     return vocab.document_attachment(
         url=media_url(config, media.file_path),
         media_type=mime,
@@ -226,6 +225,15 @@ def ai_label(media: Sequence[MediaAttachment]) -> dict[str, Any] | None:
     return None
 
 
+def note_addressing(status: Status, author: Actor, mentions: list[Actor]) -> tuple[list[str], list[str]]:
+    """The post's ``to`` and ``cc``: its visibility and the actors it mentions."""
+    return addressing(
+        status.visibility,  # type: ignore[arg-type]
+        followers_uri=author.followers_uri or f"{author.uri}/followers",
+        mentioned=[m.uri for m in mentions],
+    )
+
+
 def note_document(config: Config, status: Status, author: Actor, parts: NoteParts) -> dict[str, Any]:
     """The status as a ``Note``: mentions, hashtags, an AI label when it applies, and its
     ready media as ``Document``s, each with its provenance credential when it has one."""
@@ -233,11 +241,7 @@ def note_document(config: Config, status: Status, author: Actor, parts: NotePart
     from ..attestations.vocabulary import PROVENANCE_TERMS
 
     mentions = parts.mentions
-    to, cc = addressing(
-        status.visibility,  # type: ignore[arg-type]
-        followers_uri=author.followers_uri or f"{author.uri}/followers",
-        mentioned=[m.uri for m in mentions],
-    )
+    to, cc = note_addressing(status, author, mentions)
     attachments = []
     for item in parts.media:
         doc = attachment_document(config, item) if item.state == MediaState.READY.value else None

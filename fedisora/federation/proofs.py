@@ -12,6 +12,7 @@ applies when it stores keys).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -20,7 +21,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub import keys as keylib
-from activitypub.extract import domain_of, id_of, ids_of, same_origin, types_of
+from activitypub.extract import domain_of, id_of, ids_of, same_origin
 from activitypub.integrity import (
     ProofError,
     create_proof,
@@ -32,13 +33,15 @@ from activitypub.integrity import (
 
 from ..db.models import Actor, Key, KeyAlgorithm, KeyPurpose, utcnow
 from ..state import AppState
-from .remote import ACTOR_TYPES, RemoteError, _keys_of, fetch, store_actor
+from .remote import RemoteError, _keys_of, fetch_key_owner
 
 __all__ = [
     "ProofError",
     "assertion_key",
     "resolve_verification_method",
+    "Signer",
     "sign_document",
+    "signer_for",
     "verify_document",
 ]
 
@@ -103,41 +106,43 @@ def _signs_for(obj: dict[str, Any], actor: Actor) -> bool:
     return actor.uri in ids_of(obj.get("attributedTo")) or id_of(obj.get("actor")) == actor.uri
 
 
-async def sign_document(session: AsyncSession, actor: Actor, document: dict[str, Any]) -> dict[str, Any]:
-    """A new dict: ``document`` with a proof made with ``actor``'s Ed25519 key.
+@dataclass(frozen=True)
+class Signer:
+    """One actor's loaded Ed25519 key: signs any number of documents without the database."""
 
-    An object embedded in ``object`` that is the actor's own (a ``Note`` in a
-    ``Create``) is signed first, so it verifies on its own when it is relayed
-    or stored alone; it keeps a copy of the activity's ``@context`` for that.
-    Objects of others (the ``Follow`` inside an ``Accept``) are left as they are.
-    A document whose ``@context`` does not define ``DataIntegrityProof`` gets
-    the data-integrity context appended (FEP-8b32).
-    """
+    actor: Actor
+    private_key: Ed25519PrivateKey
+    key_id: str
+
+    def sign(self, document: dict[str, Any]) -> dict[str, Any]:
+        """A new dict: ``document`` with a proof made with the actor's key.
+
+        An object embedded in ``object`` that is the actor's own (a ``Note`` in a
+        ``Create``) is signed first, so it verifies on its own when it is relayed
+        or stored alone; it keeps a copy of the activity's ``@context`` for that.
+        Objects of others (the ``Follow`` inside an ``Accept``) are left as they are.
+        A document whose ``@context`` does not define ``DataIntegrityProof`` gets
+        the data-integrity context appended (FEP-8b32).
+        """
+        document = with_proof_context(document)
+        obj = document.get("object")
+        if isinstance(obj, dict) and _signs_for(obj, self.actor):
+            inner = dict(obj)
+            if "@context" not in inner and "@context" in document:
+                inner = {"@context": document["@context"], **inner}
+            document["object"] = create_proof(inner, self.private_key, self.key_id)
+        return create_proof(document, self.private_key, self.key_id)
+
+
+async def signer_for(session: AsyncSession, actor: Actor) -> Signer:
+    """``actor``'s :class:`Signer` (its key is made first if it has none; the caller commits)."""
     key = await assertion_key(session, actor)
-    private_key = _private_key(key)
-    document = with_proof_context(document)
-    obj = document.get("object")
-    if isinstance(obj, dict) and _signs_for(obj, actor):
-        inner = dict(obj)
-        if "@context" not in inner and "@context" in document:
-            inner = {"@context": document["@context"], **inner}
-        document["object"] = create_proof(inner, private_key, key.key_id)
-    return create_proof(document, private_key, key.key_id)
+    return Signer(actor, _private_key(key), key.key_id)
 
 
-async def _fetch_controller(session: AsyncSession, state: AppState, verification_method: str) -> Actor:
-    """Fetch and store the actor behind ``verification_method`` (an actor URL with a fragment,
-    or a ``Multikey`` document naming its ``controller``)."""
-    document_url = verification_method.split("#", 1)[0]
-    fetched = await fetch(session, state, document_url)
-    doc = fetched.data
-    if not types_of(doc) & ACTOR_TYPES:
-        controller = id_of(doc.get("controller")) or id_of(doc.get("owner"))
-        if not controller or not same_origin(controller, fetched.url_final):
-            raise RemoteError(f"key {verification_method} has no controller on its own host")
-        fetched = await fetch(session, state, controller)
-        doc = fetched.data
-    return await store_actor(session, doc, fetched.url_final)
+async def sign_document(session: AsyncSession, actor: Actor, document: dict[str, Any]) -> dict[str, Any]:
+    """A new dict: ``document`` signed with ``actor``'s Ed25519 key (see :meth:`Signer.sign`)."""
+    return (await signer_for(session, actor)).sign(document)
 
 
 async def _listed_key(session: AsyncSession, verification_method: str) -> tuple[Key, Actor] | None:
@@ -181,33 +186,41 @@ async def resolve_verification_method(
     ``ProofError("unknown-key")`` otherwise (``"unsupported"`` for other DID
     methods and anything else that is not an http(s) URL).
     """
+    controller, key, _ = await _resolve(state, session, verification_method, refresh=refresh)
+    return controller, key
+
+
+async def _resolve(
+    state: AppState, session: AsyncSession, verification_method: str, *, refresh: bool
+) -> tuple[str, Ed25519PublicKey, bool]:
+    """:func:`resolve_verification_method`, and whether the key was fetched just now."""
     if isinstance(verification_method, str) and verification_method.startswith("did:key:"):
         try:
             did, raw = keylib.ed25519_public_from_did_key(verification_method)
         except ValueError as exc:
             raise ProofError("unknown-key", f"verificationMethod {verification_method!r}: {exc}") from None
-        return did, Ed25519PublicKey.from_public_bytes(raw)
+        return did, Ed25519PublicKey.from_public_bytes(raw), False
     if not isinstance(verification_method, str) or not verification_method.startswith(("https://", "http://")):
         # did:web, did:plc … (FEP-ef61 portable objects): not something we resolve yet
         raise ProofError("unsupported", f"verificationMethod {verification_method!r} is not an http(s) URL or a did:key")
-    found = None if refresh else await _listed_key(session, verification_method)
+    local = domain_of(verification_method) == state.config.instance.domain
+    found = None if refresh and not local else await _listed_key(session, verification_method)
+    fetched = False
     if found is None:
-        if domain_of(verification_method) == state.config.instance.domain:
-            found = await _listed_key(session, verification_method)
-            if found is None:
-                raise ProofError("unknown-key", f"no local key {verification_method}")
-        else:
-            try:
-                await _fetch_controller(session, state, verification_method)
-            except RemoteError as exc:
-                raise ProofError("unknown-key", f"cannot get key {verification_method}: {exc}") from None
-            found = await _listed_key(session, verification_method)
-            if found is None:
-                raise ProofError(
-                    "unknown-key", f"{verification_method} is not an Ed25519 Multikey in its controller's assertionMethod"
-                )
+        if local:
+            raise ProofError("unknown-key", f"no local key {verification_method}")
+        try:
+            await fetch_key_owner(session, state, verification_method)
+        except RemoteError as exc:
+            raise ProofError("unknown-key", f"cannot get key {verification_method}: {exc}") from None
+        fetched = True
+        found = await _listed_key(session, verification_method)
+        if found is None:
+            raise ProofError(
+                "unknown-key", f"{verification_method} is not an Ed25519 Multikey in its controller's assertionMethod"
+            )
     key, owner = found
-    return owner.uri, _public_key(key)
+    return owner.uri, _public_key(key), fetched
 
 
 async def verify_document(
@@ -223,13 +236,14 @@ async def verify_document(
     method = verification_method_of(document)
     if method is None:
         raise ProofError("malformed", "the proof has no verificationMethod")
-    controller, public_key = await resolve_verification_method(state, session, method)
+    controller, public_key, fetched = await _resolve(state, session, method, refresh=False)
     if expected_controller is not None and controller != expected_controller:
         raise ProofError("invalid", f"the proof was made by {controller}, not by {expected_controller}")
     try:
         verify_proof(document, public_key)
     except ProofError as exc:
-        if exc.code != "invalid" or domain_of(method) == state.config.instance.domain:
+        # a cached key may be stale (rotated); a key fetched just now, or one of ours, is not
+        if exc.code != "invalid" or fetched or domain_of(method) == state.config.instance.domain:
             raise
         try:
             controller, fresh = await resolve_verification_method(state, session, method, refresh=True)

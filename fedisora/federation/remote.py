@@ -200,6 +200,25 @@ def _stale(actor: Actor) -> bool:
     return actor.fetched_at is None or utcnow() - actor.fetched_at > ACTOR_REFRESH
 
 
+async def fetch_key_owner(session: AsyncSession, state: AppState, key_id: str) -> Actor:
+    """Fetch and store the actor that publishes the key ``key_id``: an actor URL with a
+    fragment, a key document naming its ``owner`` (RSA) or ``controller`` (Multikey) on
+    its own host, or a GoToSocial key stub pointing at its actor."""
+    document_url = key_id.split("#", 1)[0]
+    fetched = await fetch(session, state, document_url)
+    doc = fetched.data
+    if not types_of(doc) & ACTOR_TYPES:  # a key document: its owner is the actor
+        owner_uri = id_of(doc.get("owner")) or id_of(doc.get("controller"))
+        if not owner_uri or not same_origin(owner_uri, fetched.url_final):
+            raise RemoteError(f"key {key_id} has no owner on its own host")
+        fetched = await fetch(session, state, owner_uri)
+        doc = fetched.data
+    elif "inbox" not in doc and id_of(doc.get("id")) not in (None, document_url):
+        fetched = await fetch(session, state, id_of(doc.get("id")) or document_url)  # a key stub (GoToSocial)
+        doc = fetched.data
+    return await store_actor(session, doc, fetched.url_final)
+
+
 async def find_key(
     session: AsyncSession, state: AppState, key_id: str, *, refresh: bool = False
 ) -> tuple[Key, Actor]:
@@ -213,19 +232,7 @@ async def find_key(
         owner = await session.get(Actor, key.actor_id)
         assert owner is not None
         return key, owner
-    document_url = key_id.split("#", 1)[0]
-    fetched = await fetch(session, state, document_url)
-    doc = fetched.data
-    if not types_of(doc) & ACTOR_TYPES:  # a key document: its owner is the actor
-        owner_uri = id_of(doc.get("owner"))
-        if not owner_uri or not same_origin(owner_uri, fetched.url_final):
-            raise RemoteError(f"key {key_id} has no owner on its own host")
-        fetched = await fetch(session, state, owner_uri)
-        doc = fetched.data
-    elif "inbox" not in doc and id_of(doc.get("id")) not in (None, document_url):
-        fetched = await fetch(session, state, id_of(doc.get("id")) or document_url)  # a key stub (GoToSocial)
-        doc = fetched.data
-    owner = await store_actor(session, doc, fetched.url_final)
+    owner = await fetch_key_owner(session, state, key_id)
     key = (await session.exec(select(Key).where(Key.key_id == key_id, Key.actor_id == owner.id))).first()
     if key is None:
         raise RemoteError(f"actor {owner.uri} does not publish key {key_id}")

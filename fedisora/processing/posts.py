@@ -15,6 +15,7 @@ from ..db.models import Actor, MediaAttachment, Mention, Status, Visibility, utc
 from ..federation.documents import (
     create_document,
     mentioned_actors,
+    note_addressing,
     note_document,
     note_parts,
     status_uri,
@@ -164,13 +165,13 @@ async def edit_post(
 async def delete_post(session: AsyncSession, state: AppState, author: Actor, status: Status) -> None:
     if status.actor_id != author.id or status.deleted_at is not None:
         raise ActionError("you can only delete your own posts", 403)
-    note = note_document(state.config, status, author, await note_parts(session, state.config, status))
+    to, cc = note_addressing(status, author, await mentioned_actors(session, status))
     delete = vocab.delete(
         id=f"{status.uri}#delete",
         actor=author.uri,
         object=vocab.tombstone(status.uri, status.object_type),
-        to=note["to"],
-        cc=note["cc"],
+        to=to,
+        cc=cc,
     )
     await _deliver(session, state, author, status, delete)
     mark_deleted(status)

@@ -12,11 +12,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from ..api.activitypub import ap_response, local_actor, public_status, wants_activitypub
-from ..attestations.documents import attestation_entries
+from ..api.activitypub import actor_response, local_actor, public_status, status_response, wants_activitypub
 from ..db.models import Actor, Status
 from ..federation import collections
-from ..federation.documents import actor_document, actor_keys, note_document, note_parts
 from ..state import AppState
 from .layout import page
 
@@ -50,8 +48,7 @@ async def profile(request: Request) -> Response:
     async with state.sessions() as session:
         actor = await local_actor(session, state, request.path_params["username"])
         if wants_activitypub(request):
-            entries = await attestation_entries(session, actor)
-            return ap_response(actor_document(actor, await actor_keys(session, actor), entries))
+            return await actor_response(session, actor)
         posts = await collections.outbox_page(session, actor, max_id=None, limit=PROFILE_POSTS)
     items = "\n".join(_post_html(p) for p in posts if p.visibility == "public") or "<p>No posts yet.</p>"
     body = _header(actor, state.config.instance.domain) + f"<main>{items}</main>"
@@ -63,11 +60,10 @@ async def post(request: Request) -> Response:
     async with state.sessions() as session:
         actor = await local_actor(session, state, request.path_params["username"])
         status = await public_status(session, actor, request.path_params["status_id"])
+        if wants_activitypub(request):  # the signed Note, or its Tombstone, as at the post's id
+            return await status_response(session, state.config, actor, status)
         if status.deleted_at is not None:
             return HTMLResponse(page("Deleted", "<p>This post was deleted.</p>"), status_code=410)
-        if wants_activitypub(request):
-            note = note_document(state.config, status, actor, await note_parts(session, state.config, status))
-            return ap_response(note)
     body = _header(actor, state.config.instance.domain) + f"<main>{_post_html(status)}</main>"
     return HTMLResponse(page(f"Post by @{actor.username}", body), headers={"Vary": "Accept"})
 

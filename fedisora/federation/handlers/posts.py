@@ -426,6 +426,9 @@ async def on_update(session: AsyncSession, state: AppState, actor: Actor, activi
     status.edited_at = datetime_of(obj.get("updated")) or utcnow()
     await record_tags(session, status, hashtags_of_object(obj))
     await _store_media(session, status, actor, obj)
+    from ...attestations.receive import post_stored  # lazily: attestations import federation
+
+    await post_stored(session, status, obj)  # the edit may carry new media credentials, and has a new proof
     if (status.content, status.summary, status.sensitive) != (before["content"], before["summary"], before["sensitive"]):
         await record_edit(session, status, before)
         await notify_boosters_of_edit(session, status, actor)
