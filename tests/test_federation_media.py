@@ -645,6 +645,11 @@ def test_sniff_media() -> None:
     assert remote.sniff_media(png()) == ("image/png", "png")
     assert remote.sniff_media(b"\x1a\x45\xdf\xa3" + b"\x00" * 40) == ("video/webm", "webm")
     assert remote.sniff_media(b"\x00\x00\x00\x1cftypqt  \x00\x00\x02\x00") == ("video/quicktime", "mov")
+    # HEIF stills are images, never MP4 videos: AVIF when a compatible brand says so, else refused (HEIC)
+    assert remote.sniff_media(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic") is None
+    assert remote.sniff_media(b"\x00\x00\x00\x14ftypmif1\x00\x00\x00\x00heix") is None
+    assert remote.sniff_media(b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1avif") == ("image/avif", "avif")
+    assert remote.sniff_media(b"\x00\x00\x00\x14ftypmsf1\x00\x00\x00\x00avis") == ("image/avif", "avif")
     assert remote.sniff_media(b"<html><body>404</body></html>") is None
     assert remote.sniff_media(b"") is None
 

@@ -123,6 +123,46 @@ async def test_unexpected_errors_are_retried_then_fail(env: Env, monkeypatch: py
     assert not jobs.staging_path(env.a.config, media.id).exists()
 
 
+async def test_a_store_that_fails_fails_the_row_at_the_last_attempt_and_leaves_no_file(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Processing works but storing its result fails (S3 down): each attempt deletes what it
+    stored, and the last one marks the row failed instead of leaving it ``processing``."""
+    from fedisora.media.storage import LocalStorage, StorageUnavailable
+
+    def process(src: Path, workdir: Path, limits: Any, **kwargs: Any) -> Any:
+        out = workdir / "out.png"
+        out.write_bytes(b"the processed file " + workdir.name.encode())
+        return processing.ProcessedMedia(
+            media_type="image", mime_type="image/png", path=out, ext="png", transcoded=True, remuxed=False,
+            thumbnail=b"a thumbnail", thumbnail_size=(16, 9), blurhash=None, meta={},
+        )  # fmt: skip
+
+    def store_down(self: Any, data: bytes, ext: str) -> Any:
+        raise StorageUnavailable("the object store is unreachable")
+
+    monkeypatch.setattr(processing, "process_file", process)
+    monkeypatch.setattr(LocalStorage, "store_bytes", store_down)  # the thumbnail, after the file
+    media = await env.staged()
+    await env.world.settle()
+    row = await env.row(media.id)
+    assert row is not None and row.state == MediaState.PROCESSING.value  # retried later
+    assert list(env.storage.paths()) == []  # the file stored before the failure is gone again
+    for _ in range(jobs.MAX_ATTEMPTS):
+        await env.world.make_due(env.a)
+        await env.world.settle()
+    assert (await env.job()).state == "dead"
+    row = await env.row(media.id)
+    assert row is not None and row.state == MediaState.FAILED.value and row.file_path is None
+    assert row.error == jobs.GENERIC_FAILURE
+    assert list(env.storage.paths()) == []
+    assert not jobs.staging_path(env.a.config, media.id).exists()
+    response = await env.a.client.get(  # type: ignore[union-attr]
+        f"/api/v1/media/{media.id}", headers={"Authorization": f"Bearer {env.token}"}
+    )
+    assert response.status_code == 422 and response.json() == {"error": jobs.GENERIC_FAILURE}
+
+
 async def test_progress_is_visible_while_processing(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jobs, "PROGRESS_INTERVAL", 0.02)
     release = threading.Event()

@@ -177,6 +177,7 @@ def test_a_key_prefix_keeps_media_in_their_own_folder_of_a_shared_bucket(tmp_pat
     with store.local_copy(stored.path) as copy:
         assert copy.read_bytes() == DATA
     assert store.public_url(stored.path) == f"https://cdn.example.net/sites/video/{stored.path}"
+    assert media_url(config, stored.path) == store.public_url(stored.path)  # the URLs handed out
     assert sorted(store.paths()) == sorted([stored.path, streamed.path])  # only ours
     assert not store.exists("ab/cd/other.mp4")
     assert store.delete(stored.path) and not store.exists(stored.path)

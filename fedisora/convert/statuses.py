@@ -25,6 +25,7 @@ from ..html import find_hashtags, html_to_text
 from .accounts import AccountCache, account, mention
 from .attestations import add_status_verification
 from ..media.remote import request_copies
+from ..media.sizes import size_meta
 from .common import entity_id, iso, iso_or_none, media_url, tag_url
 
 __all__ = ["status", "statuses", "context", "media_attachment", "tag"]
@@ -47,10 +48,9 @@ def _meta(media: MediaAttachment) -> dict[str, Any]:
         meta = stored
     else:
         meta = {}
-        original: dict[str, Any] = {}
         width, height = stored.get("width"), stored.get("height")
-        if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
-            original = {"width": width, "height": height, "size": f"{width}x{height}", "aspect": width / height}
+        sized = isinstance(width, int) and isinstance(height, int) and size_meta(width, height)
+        original: dict[str, Any] = dict(sized) if sized else {}
         for key in ("frame_rate", "duration", "bitrate"):
             if key in stored:
                 original[key] = stored[key]

@@ -4,7 +4,8 @@
 it commits: ``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite, whose reads
 take no lock, a no-op ``UPDATE`` of the row, which starts the write
 transaction (SQLite has one writer at a time; the busy timeout makes the
-others wait).  Read the row after locking it, with ``populate_existing``, so
+others wait).  The ``UPDATE`` sets every column with an ``onupdate`` default
+(``updated_at``) to its own value too, so locking changes nothing.  Read the row after locking it, with ``populate_existing``, so
 the values changed are the latest committed ones.
 """
 
@@ -24,4 +25,6 @@ async def lock_row(session: AsyncSession, model: Any, pk: int) -> None:
     if session.bind.dialect.name == "postgresql":
         await session.exec(sa.select(table.c.id).where(table.c.id == pk).with_for_update())  # type: ignore[call-overload]
     else:
-        await session.exec(sa.update(table).where(table.c.id == pk).values(id=table.c.id))  # type: ignore[call-overload]
+        # Each column to itself: an onupdate column left out would be set anew.
+        same = {c.name: c for c in table.c if c.onupdate is not None or c.name == "id"}
+        await session.exec(sa.update(table).where(table.c.id == pk).values(**same))  # type: ignore[call-overload]

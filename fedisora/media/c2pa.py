@@ -657,6 +657,7 @@ def resign_processed(
     action: str = "c2pa.transcoded",
     title: str | None = None,
     redact_location: bool = True,
+    summary: ManifestSummary | None = None,
 ) -> None:
     """Sign ``processed`` into ``dst`` with ``original`` (and its manifest) as parent ingredient.
 
@@ -668,11 +669,14 @@ def resign_processed(
     (WebM…) becomes a plain ingredient without its own manifest.  Assertions of
     the original's manifests that hold a location are redacted (C2PA redaction:
     gone from the file, their removal recorded) unless ``redact_location`` is false.
+    ``summary`` is the original's manifest when the caller has read it already
+    (:func:`read_manifest`); ``None``: it is read here.
     """
     if action.split(".")[0] != "c2pa":
         raise ValueError(f"a c2pa.* action, got {action!r}")
     original_mime = (original_mime_type or mime_type).split(";")[0].strip().lower()
-    summary = read_manifest(original, original_mime)
+    if summary is None:
+        summary = read_manifest(original, original_mime)
     step: dict[str, Any] = {
         "action": action,
         "softwareAgent": {"name": SOFTWARE_NAME, "version": __version__},
@@ -719,7 +723,9 @@ def _redact(manifest: dict[str, Any], uris: list[str]) -> None:
         )
 
 
-def redact_location(original: Path, dst: Path, *, mime_type: str, signer: C2paSigner) -> bool:
+def redact_location(
+    original: Path, dst: Path, *, mime_type: str, signer: C2paSigner, summary: ManifestSummary | None = None
+) -> bool:
     """Sign ``original``, unchanged, into ``dst`` with the location assertions of its chain redacted.
 
     For an upload the pipeline keeps as it is: its picture and sound are not
@@ -728,9 +734,12 @@ def redact_location(original: Path, dst: Path, *, mime_type: str, signer: C2paSi
     ``c2pa.redacted`` action (reason ``c2pa.PII.present``) per assertion, which
     is gone from the file.  An AI declaration in the chain is repeated on the
     ``c2pa.opened`` action.  False (and nothing written) when there is nothing to redact.
+    ``summary`` is ``original``'s manifest when the caller has read it already; ``None``:
+    it is read here.
     """
     mime = mime_type.split(";")[0].strip().lower()
-    summary = read_manifest(original, mime)
+    if summary is None:
+        summary = read_manifest(original, mime)
     if summary is None or not summary.location_assertions:
         return False
     opened: dict[str, Any] = {
@@ -784,7 +793,8 @@ def carry_credentials(
         return CarriedCredentials(Path(processed), summary, resigned=False, lost=False)
     if not (transcoded or remuxed):
         if summary.location_assertions and signer is not None and supports(processed_mime_type):
-            redact_location(Path(processed), dst, mime_type=processed_mime_type, signer=signer)
+            # Unchanged: the processed file carries the upload's manifest, already read.
+            redact_location(Path(processed), dst, mime_type=processed_mime_type, signer=signer, summary=summary)
             return CarriedCredentials(Path(dst), summary, resigned=True, lost=False)
         if summary.location_assertions:
             log.warning("C2PA manifest of %s holds a location and is kept: no signer to redact it", original)
@@ -800,6 +810,7 @@ def carry_credentials(
         original_mime_type=original_mime_type,
         signer=signer,
         action="c2pa.transcoded" if transcoded else "c2pa.repackaged",
+        summary=summary,
     )
     return CarriedCredentials(Path(dst), summary, resigned=True, lost=False)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from .probe import MediaRejected, check_file_size
+from .errors import MediaRejected, check_file_size
 
 __all__ = [
     "ImageError",

@@ -60,6 +60,7 @@ __all__ = [
     "cleanup_unattached",
     "focus_meta",
     "delete_unused",
+    "delete_unused_quietly",
 ]
 
 log = logging.getLogger(__name__)
@@ -133,13 +134,11 @@ async def _mark_failed(engine: AsyncEngine, media_id: int, reason: str) -> None:
         )
 
 
-async def _referenced(session: AsyncSession, path: str, *, excluding: set[int] | None = None) -> bool:
-    """Whether any media row (other than ``excluding``), avatar or header uses the stored ``path``."""
+async def _referenced(session: AsyncSession, path: str) -> bool:
+    """Whether any media row, avatar or header uses the stored ``path``."""
     query = select(MediaAttachment.id).where(
         sa.or_(col(MediaAttachment.file_path) == path, col(MediaAttachment.thumbnail_path) == path)
     )
-    if excluding:
-        query = query.where(col(MediaAttachment.id).not_in(excluding))
     if (await session.exec(query.limit(1))).first() is not None:
         return True
     pattern = "%/" + path  # the content address, whatever the base URL (S3 public URLs too)
@@ -163,12 +162,23 @@ async def delete_unused(engine: AsyncEngine, config: Config, paths: set[str]) ->
     return deleted
 
 
+async def delete_unused_quietly(engine: AsyncEngine, config: Config, paths: set[str]) -> None:
+    """:func:`delete_unused` when cleaning up after a failure: an error (the store or the
+    database being down, likely the very failure being handled) is logged, not raised,
+    so it never hides the original one."""
+    try:
+        await delete_unused(engine, config, paths)
+    except Exception:
+        log.warning("could not delete unused media files %s", sorted(paths), exc_info=True)
+
+
 async def run_processing(engine: AsyncEngine, config: Config, media_id: int, *, final_attempt: bool = True) -> str:
     """Process the staged upload of ``media_id`` now; returns the row's new state.
 
     Used by the job handler and by the synchronous upload paths (small images).
     :class:`~fedisora.media.processing.MediaRejected` marks the row failed; other
-    errors propagate (after marking the row failed when ``final_attempt``).
+    errors (in processing or in storing the result) propagate, after marking the
+    row failed when ``final_attempt``.
     """
     from . import processing  # the processor pulls in PyAV/Pillow: load it only when needed
 
@@ -217,12 +227,11 @@ async def run_processing(engine: AsyncEngine, config: Config, media_id: int, *, 
                     log.debug("could not store progress of media %s", media_id, exc_info=True)
 
     limits = processing.MediaLimits.from_config(config.media)
-    signer = _c2pa_signer(config)
     reporter = asyncio.create_task(write_progress())
     try:
         try:
             result, credentials = await _interruptible(
-                stop, _process_blocking, processing, source, workdir, limits, declared, progress, signer
+                stop, _process_blocking, processing, source, workdir, limits, declared, progress, config
             )
         finally:
             reporter.cancel()
@@ -247,6 +256,11 @@ async def run_processing(engine: AsyncEngine, config: Config, media_id: int, *, 
 
     try:
         await _store_result(engine, config, media_id, result, focus=focus, credentials=credentials)
+    except Exception:  # the store or the database failed (it removed what it had stored)
+        if final_attempt:
+            await _mark_failed(engine, media_id, GENERIC_FAILURE)
+            await _remove_async(source)
+        raise
     finally:
         await _remove_async(workdir)
     await _remove_async(source)
@@ -276,14 +290,16 @@ async def _interruptible(stop: threading.Event, fn: Callable[..., Any], *args: A
 
 def _process_blocking(
     processing: Any, source: Path, workdir: Path, limits: Any, declared: str | None,
-    progress: Callable[..., None], signer: Any,
+    progress: Callable[..., None], config: Config,
 ) -> tuple[Any, Any]:
     """Process the upload, then carry its C2PA content credentials (if any) over to the
     result: kept as they are when the file is unchanged, re-signed with the upload as
-    parent ingredient when it was transcoded or remuxed and we have a signer."""
+    parent ingredient when it was transcoded or remuxed and we have a signer (loaded
+    here, in the worker thread: it reads and checks certificate files)."""
     from . import c2pa
 
     result = processing.process_file(source, workdir, limits, declared_type=declared, progress=progress)
+    signer = _c2pa_signer(config)
     try:
         credentials = c2pa.carry_credentials(
             source,
@@ -327,24 +343,40 @@ def _provenance_fields(credentials: Any) -> dict[str, Any]:
     return {"c2pa": info, "digital_source_type": source}
 
 
-def _small(size: tuple[int, int] | None) -> dict[str, Any] | None:
-    if not size or size[0] <= 0 or size[1] <= 0:
-        return None
-    width, height = int(size[0]), int(size[1])
-    return {"width": width, "height": height, "size": f"{width}x{height}", "aspect": width / height}
-
-
 async def _store_result(
     engine: AsyncEngine, config: Config, media_id: int, result: Any, *, focus: dict[str, float] | None,
     credentials: Any = None,
 ) -> None:
     """Store the processed file and its thumbnail, and make the row ``ready``.  A custom
-    thumbnail the uploader gave (before or during processing) is kept."""
+    thumbnail the uploader gave (before or during processing) is kept.  When this fails
+    (the store or the database), the files it stored and nothing uses are deleted again."""
     storage = MediaStorage.from_config(config)
-    stored = await storage.store_file_async(Path(result.path), result.ext)
-    thumb_path: str | None = None
-    if result.thumbnail:
-        thumb_path = (await storage.store_bytes_async(result.thumbnail, "jpg")).path
+    stored_paths: set[str] = set()
+    try:
+        stored = await storage.store_file_async(Path(result.path), result.ext)
+        stored_paths.add(stored.path)
+        thumb_path: str | None = None
+        if result.thumbnail:
+            thumb_path = (await storage.store_bytes_async(result.thumbnail, "jpg")).path
+            stored_paths.add(thumb_path)
+        media = await _make_ready(engine, media_id, result, stored, thumb_path, focus, credentials)
+    except Exception:
+        if stored_paths:
+            await delete_unused_quietly(engine, config, stored_paths)
+        raise
+    if media is None:
+        # Deleted (or finished elsewhere) meanwhile: do not leave our files behind.
+        await delete_unused(engine, config, stored_paths)
+    elif thumb_path and media.thumbnail_path != thumb_path:
+        await delete_unused(engine, config, {thumb_path})
+
+
+async def _make_ready(
+    engine: AsyncEngine, media_id: int, result: Any, stored: Any, thumb_path: str | None,
+    focus: dict[str, float] | None, credentials: Any,
+) -> MediaAttachment | None:
+    """Put the stored result on the row, still ``processing``, and make it ``ready``; the
+    row, or ``None`` when it is gone or no longer processing."""
     sessions = make_sessionmaker(engine)
     async with sessions() as session:
         # The owner may change the thumbnail, focus or description meanwhile
@@ -355,12 +387,10 @@ async def _store_result(
             media = None
         else:
             custom = media.thumbnail_path is not None
-            meta = dict(result.meta or {})
+            meta = dict(result.meta or {})  # the processor's, "small" included
             old_small = (media.meta or {}).get("small")
             if custom and isinstance(old_small, dict):
                 meta["small"] = old_small
-            elif "small" not in meta and (small := _small(result.thumbnail_size)):
-                meta["small"] = small
             focus = focus_meta(media) or focus
             if focus is not None:
                 meta["focus"] = focus
@@ -380,11 +410,7 @@ async def _store_result(
                 media.blurhash = result.blurhash
             session.add(media)
             await session.commit()
-    if media is None:
-        # Deleted (or finished elsewhere) meanwhile: do not leave our files behind.
-        await delete_unused(engine, config, {stored.path, *([thumb_path] if thumb_path else [])})
-    elif thumb_path and media.thumbnail_path != thumb_path:
-        await delete_unused(engine, config, {thumb_path})
+    return media
 
 
 async def process_media(ctx: JobContext, *, config: Config) -> None:

@@ -21,24 +21,12 @@ from pathlib import Path
 
 import av
 
-__all__ = ["MediaRejected", "Probe", "probe", "normalize_rotation", "moov_before_mdat", "MAX_VIDEO_SIDE"]
+from .errors import MediaRejected, check_file_size  # re-exported: their old home
+
+__all__ = ["MediaRejected", "check_file_size", "Probe", "probe", "normalize_rotation", "moov_before_mdat", "MAX_VIDEO_SIDE"]
 
 MAX_VIDEO_SIDE = 8192  # pixels; larger inputs are refused outright (they are scaled down otherwise)
 PROBE_FRAMES = 3  # decoded to tell a sound file from a corrupt one
-
-
-class MediaRejected(ValueError):
-    """The upload is not accepted; ``str(exc)`` is the reason, fit to show to the user."""
-
-
-def check_file_size(path: Path, max_bytes: int, kind: str) -> None:
-    """:class:`MediaRejected` when ``path`` is larger than ``max_bytes`` (``kind``: "image" or "video")."""
-    size = path.stat().st_size
-    if size > max_bytes:
-        noun = "image" if kind == "image" else "file"
-        raise MediaRejected(
-            f"the {noun} is {size / 1_048_576:.1f} MB; this instance accepts {kind}s up to {max_bytes / 1_048_576:g} MB"
-        )
 
 
 def normalize_rotation(angle: float) -> int:

@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from .images import MAX_PIXELS, MAX_SIDE, prepare_image, sniff_image
-from .probe import MAX_VIDEO_SIDE, MediaRejected, Probe, check_file_size, probe
+from .errors import MediaRejected, check_file_size
+from .probe import MAX_VIDEO_SIDE, Probe, probe
+from .sizes import size_meta
 from .thumbnails import THUMBNAIL_SIDE, PosterPicker, blurhash_of, decode_thumbnail, poster_from_file, thumbnail_jpeg
 from .video import plan, remux, transcode
 
@@ -274,10 +276,6 @@ def _process_image(
 # --- meta ---------------------------------------------------------------------------------
 
 
-def _size_meta(width: int, height: int) -> dict:
-    return {"width": width, "height": height, "size": f"{width}x{height}", "aspect": width / height}
-
-
 def _length(seconds: float) -> str:
     centis = int(round(seconds * 100))
     hours, centis = divmod(centis, 360_000)
@@ -296,10 +294,7 @@ def video_meta(info: Probe, small: tuple[int, int] | None, *, silent: bool = Fal
         "length": _length(info.duration),
         "duration": round(info.duration, 2),
         "fps": int(round(float(rate))) if rate else 0,
-        "size": f"{width}x{height}",
-        "width": width,
-        "height": height,
-        "aspect": width / height,
+        **(size_meta(width, height) or {}),
     }
     if info.has_audio and not silent:
         meta["audio_encode"] = info.audio_codec
@@ -314,10 +309,10 @@ def video_meta(info: Probe, small: tuple[int, int] | None, *, silent: bool = Fal
         "bitrate": info.bitrate,
     }
     if small:
-        meta["small"] = _size_meta(*small)
+        meta["small"] = size_meta(*small)
     return meta
 
 
 def image_meta(original: tuple[int, int], small: tuple[int, int] | None) -> dict:
     """Mastodon's ``meta`` for an image: ``original`` and ``small`` (the preview, or the image itself)."""
-    return {"original": _size_meta(*original), "small": _size_meta(*(small or original))}
+    return {"original": size_meta(*original), "small": size_meta(*(small or original))}

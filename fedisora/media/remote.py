@@ -16,7 +16,8 @@ file:
   setting ``file_path``, ``size_bytes``, ``sha256``, ``cached_at``.
 
 The thumbnail is copied the same way (an image, at most ``max_image_bytes``);
-a failed thumbnail never fails the video.  A failure never touches the
+a thumbnail that cannot be fetched or is refused never fails the video (a
+store that fails does: the files stored so far are deleted again, unless used).  A failure never touches the
 status: the row keeps its ``remote_url`` and records why in ``error``
 (``"temporary: …"`` for timeouts, connection errors and 5xx, which the job
 tries again with back-off, :data:`CACHE_ATTEMPTS` tries in all; anything else is final).
@@ -58,6 +59,7 @@ from instance_config import Config
 from ..db.models import Actor, MediaAttachment, utcnow
 from ..jobs import queue
 from ..jobs.runner import RetryLater
+from .jobs import delete_unused, delete_unused_quietly
 from .sniff import sniff_media
 from .storage import Storage
 
@@ -282,6 +284,9 @@ async def cache_media(state: AppState, media_id: int) -> str:
             thumbnail_path = (await _store(state, tpath, text)).path
         except _Refused as refused:
             log.info("thumbnail of remote media %s not cached: %s", media_id, refused.reason)
+        except Exception:  # the store failed: do not leave the file just stored behind
+            await delete_unused_quietly(state.engine, config, {stored.path})
+            raise
     values: dict[str, Any] = {
         "file_path": stored.path,
         "size_bytes": size,
@@ -292,16 +297,23 @@ async def cache_media(state: AppState, media_id: int) -> str:
     }
     if thumbnail_path:
         values["thumbnail_path"] = thumbnail_path
-    async with state.sessions() as session:
-        media = await session.get(MediaAttachment, media_id)
-        if media is None:
-            return "skipped"
-        if not media.mime_type:
-            media.mime_type = mime
-        for key, value in values.items():
-            setattr(media, key, value)
-        media.updated_at = utcnow()
-        await session.commit()
+    ours = {stored.path, *([thumbnail_path] if thumbnail_path else [])}
+    try:
+        async with state.sessions() as session:
+            media = await session.get(MediaAttachment, media_id)
+            if media is not None:
+                if not media.mime_type:
+                    media.mime_type = mime
+                for key, value in values.items():
+                    setattr(media, key, value)
+                media.updated_at = utcnow()
+                await session.commit()
+    except Exception:
+        await delete_unused_quietly(state.engine, config, ours)
+        raise
+    if media is None:  # deleted meanwhile: nothing uses what we stored
+        await delete_unused(state.engine, config, ours)
+        return "skipped"
     return "cached"
 
 
@@ -320,18 +332,6 @@ async def cache_remote_media(ctx: JobContext, *, state: AppState) -> None:
 # ---- expiry ------------------------------------------------------------------------------
 
 
-async def _still_used(session: AsyncSession, path: str) -> bool:
-    media = select(MediaAttachment.id).where(
-        sa.or_(MediaAttachment.file_path == path, MediaAttachment.thumbnail_path == path)
-    )
-    if (await session.exec(media.limit(1))).first() is not None:
-        return True
-    actors = select(Actor.id).where(
-        sa.or_(Actor.icon_url.like(f"%/{path}"), Actor.header_url.like(f"%/{path}"))  # type: ignore[union-attr]
-    )
-    return (await session.exec(actors.limit(1))).first() is not None
-
-
 async def expire_remote_media(engine: AsyncEngine, config: Config, *, now: datetime | None = None) -> int:
     """Drop local copies of remote media made more than ``remote_cache_days`` ago
     (all of them when ``remote_cache`` is off); returns how many rows lost their copy.
@@ -341,9 +341,8 @@ async def expire_remote_media(engine: AsyncEngine, config: Config, *, now: datet
     """
     now = now or utcnow()
     cutoff = now - timedelta(days=config.media.remote_cache_days)
-    storage = Storage.from_config(config)
     expired = 0
-    doomed: list[str] = []
+    dropped: set[str] = set()
     last_id = 0
     while True:
         async with AsyncSession(engine, expire_on_commit=False) as session:
@@ -371,13 +370,11 @@ async def expire_remote_media(engine: AsyncEngine, config: Config, *, now: datet
                     media.thumbnail_path = None
                 media.updated_at = now
                 expired += 1
-            await session.flush()
-            doomed += [p for p in sorted(paths) if p and not await _still_used(session, p)]
             await session.commit()
+            dropped |= {p for p in paths if p}
         if len(rows) < EXPIRE_BATCH:
             break
-    for path in doomed:
-        await storage.delete_async(path)
+    deleted = await delete_unused(engine, config, dropped)  # unless something else uses them
     if expired:
-        log.info("expired %d remote media copies, deleted %d files", expired, len(doomed))
+        log.info("expired %d remote media copies, deleted %d files", expired, deleted)
     return expired

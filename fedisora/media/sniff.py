@@ -11,6 +11,16 @@ __all__ = ["sniff_media", "sniff_file"]
 _VIDEO_BRANDS_QT = (b"qt  ",)
 _AUDIO_BRANDS = (b"M4A ", b"M4B ", b"M4P ")
 _AVIF_BRANDS = (b"avif", b"avis")
+# HEIF (ISO/IEC 23008-12) still images and image sequences: HEIC, or AVIF when a
+# compatible brand says so; never a video.
+_HEIF_BRANDS = (b"mif1", b"msf1", b"heic", b"heix", b"heim", b"heis")
+
+
+def _compatible_brands(head: bytes) -> list[bytes]:
+    """The compatible brands of the ``ftyp`` box at the start of ``head``."""
+    size = int.from_bytes(head[:4], "big")
+    end = min(size if size >= 16 else 16, len(head))
+    return [head[i : i + 4] for i in range(16, end - 3, 4)]
 
 
 def sniff_media(head: bytes) -> tuple[str, str] | None:
@@ -22,6 +32,10 @@ def sniff_media(head: bytes) -> tuple[str, str] | None:
         brand = head[8:12]
         if brand in _AVIF_BRANDS:
             return "image/avif", "avif"
+        if brand in _HEIF_BRANDS:  # an image: AVIF, or HEIC, which we do not take
+            if any(b in _AVIF_BRANDS for b in _compatible_brands(head)):
+                return "image/avif", "avif"
+            return None
         if brand in _VIDEO_BRANDS_QT:
             return "video/quicktime", "mov"
         if brand in _AUDIO_BRANDS:

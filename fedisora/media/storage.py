@@ -183,10 +183,14 @@ def hash_file(source: Path, chunk_size: int = 1024 * 1024) -> tuple[str, int]:
 
 def public_base_url(config: Config) -> str | None:
     """Where browsers fetch media from when not through ``/media``: the ``s3_public_url``
-    of an S3 backend (no trailing slash), else ``None``."""
+    of an S3 backend followed by its ``s3_prefix`` (no trailing slash), else ``None``.
+    A stored path's URL is ``<this>/<path>``, as :meth:`S3Storage.public_url
+    <fedisora.media.s3.S3Storage.public_url>` gives it."""
     media = config.media
     if media.backend == "s3" and media.s3_public_url.strip():
-        return media.s3_public_url.strip().rstrip("/")
+        prefix = media.s3_prefix.strip("/")
+        base = media.s3_public_url.strip().rstrip("/")
+        return f"{base}/{prefix}" if prefix else base
     return None
 
 
@@ -524,7 +528,7 @@ def _settings_key(config: Config) -> tuple[object, ...]:
     m = config.media
     return (
         m.backend, str(config.media_dir), m.s3_endpoint, m.s3_bucket, m.s3_region,
-        m.s3_access_key, m.s3_secret_key, m.s3_public_url,
+        m.s3_access_key, m.s3_secret_key, m.s3_public_url, m.s3_prefix,
     )  # fmt: skip
 
 

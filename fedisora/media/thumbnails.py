@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .images import MAX_SIDE, sniff_image
-from .probe import MediaRejected
+from .errors import MediaRejected
 
 __all__ = [
     "THUMBNAIL_SIDE",

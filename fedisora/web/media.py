@@ -10,7 +10,7 @@ Files are content-addressed and never change, so they are cached for a year
 Where the file comes from depends on the storage backend:
 
 - local disk: Starlette's ``FileResponse`` serves the file;
-- S3 with ``[media] s3_public_url``: a 302 redirect to ``<s3_public_url>/<path>``
+- S3 with ``[media] s3_public_url``: a 302 redirect to ``<s3_public_url>/<s3_prefix><path>``
   (URLs handed out before a move to S3 keep working);
 - S3 without it: the bytes are streamed through this server, each range read
   from the store with a ranged GET.  A store that fails answers 503.

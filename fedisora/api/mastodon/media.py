@@ -41,6 +41,7 @@ from ...db.models import Actor, MediaAttachment, MediaState, MediaType
 from ...errors import APIError
 from ...jobs import queue
 from ...media import jobs
+from ...media.sizes import size_meta
 from ...media.storage import MediaStorage
 from ...media.uploads import Form, Upload, parse_multipart, read_form
 from ...state import AppState
@@ -218,9 +219,8 @@ class Thumbnail:
         media.thumbnail_path = self.path
         media.blurhash = self.blurhash
         meta = dict(media.meta or {})
-        width, height = int(self.size[0]), int(self.size[1])
-        if width > 0 and height > 0:
-            meta["small"] = {"width": width, "height": height, "size": f"{width}x{height}", "aspect": width / height}
+        if (small := size_meta(*self.size)) is not None:
+            meta["small"] = small
         media.meta = meta
 
 
