@@ -20,9 +20,20 @@ from activitypub.integrity import create_proof
 from activitypub.keys import generate_ed25519
 
 from fedisora.attestations import receive, service
-from fedisora.attestations.verify import sha256_multibase
+from fedisora.attestations.credentials import sha256_multibase
 from fedisora.convert.common import media_url
-from fedisora.db.models import Actor, AttestationVerification, Key, KeyAlgorithm, KeyPurpose, MediaAttachment, Status, utcnow
+from fedisora.db.models import (
+    Actor,
+    AttestationVerification,
+    Job,
+    JobState,
+    Key,
+    KeyAlgorithm,
+    KeyPurpose,
+    MediaAttachment,
+    Status,
+    utcnow,
+)
 from fedisora.federation.handlers.interactions import fetch_post
 from fedisora.federation.remote import resolve_handle
 from fedisora.media.storage import MediaStorage
@@ -374,7 +385,7 @@ async def _provenance(a: Instance, url: str, data: bytes) -> dict[str, Any]:
         "validFrom": "2026-11-25T00:00:00Z",
         "credentialSubject": {
             "id": url,
-            "digestMultibase": sha256_multibase(hashlib.sha256(data).digest()),
+            "digestMultibase": sha256_multibase(data),
             "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia",
             "generatedWith": {"type": "Generator", "software": "fedisora", "model": "tiny-t2v"},
         },
@@ -461,3 +472,47 @@ async def test_self_declarations_are_weaker_and_services_are_always_automated(wo
     assert bot_entity["fedisora"]["verification"]["summary"] == "automated"
     field = verification_field(bot_entity)
     assert field is not None and field["verified_at"] is None and field["value"].startswith("Automated account")
+
+
+async def test_rechecks_take_the_most_overdue_first_and_forget_deleted_posts(
+    world: Fediverse, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = await world.add("a.example")
+    b = await world.add("b.example", database_url)  # SQLite and PostgreSQL
+    await a.create_account("alice")
+    first, second = await sign_as(a, "alice", _note(11)), await sign_as(a, "alice", _note(12))
+    await _deliver(a, b, first)
+    await _deliver(a, b, second)
+    await world.settle()
+    async with b.state.sessions() as session:
+        ids = {s.uri: s.id for s in (await session.exec(select(Status).where(Status.uri.in_([first["id"], second["id"]])))).all()}  # type: ignore[attr-defined]
+        rows = (await session.exec(select(AttestationVerification))).all()
+        assert sorted(r.status_id for r in rows) == sorted(ids.values())
+        for row in rows:  # the second post's result is the longer overdue
+            row.next_check_at = utcnow() - timedelta(hours=2 if row.status_id == ids[second["id"]] else 1)
+            session.add(row)
+        await session.commit()
+
+    monkeypatch.setattr(receive, "RECHECK_BATCH", 1)
+    assert await receive.schedule_rechecks(b.state) == 1
+    async with b.state.sessions() as session:
+        queued = (
+            await session.exec(select(Job).where(Job.kind == receive.VERIFY_ATTESTATIONS, Job.state == JobState.PENDING.value))
+        ).all()
+        assert [j.payload for j in queued] == [{"status_id": ids[second["id"]]}]
+    await world.settle()
+    monkeypatch.setattr(receive, "RECHECK_BATCH", 500)
+
+    # The first post is deleted: its re-check forgets its results instead of coming back every hour.
+    async with b.state.sessions() as session:
+        status = await session.get(Status, ids[first["id"]])
+        assert status is not None
+        status.deleted_at = utcnow()
+        session.add(status)
+        await session.commit()
+    assert await receive.schedule_rechecks(b.state) == 1
+    await world.settle()
+    assert await results(b, status_id=ids[first["id"]]) == []
+    assert [r.result for r in await results(b, status_id=ids[second["id"]])] == ["verified"]
+    assert await receive.schedule_rechecks(b.state) == 0
+    assert await receive.schedule_rechecks(b.state, now=utcnow() + timedelta(days=400)) == 1  # the second post only

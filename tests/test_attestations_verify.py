@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from fedisora.accounts.service import ensure_instance_actor
 from fedisora.attestations import service, trust
+from fedisora.attestations.credentials import sha256_multibase
 from fedisora.attestations.signing import sign
 from fedisora.attestations.verify import (
     DIGEST_MISMATCH,
@@ -30,7 +31,6 @@ from fedisora.attestations.verify import (
     VerificationResult,
     describe,
     digest_matches,
-    sha256_multibase,
     verify_credential,
 )
 from fedisora.db.models import Actor, StatusListCache, utcnow
@@ -89,8 +89,8 @@ async def two(world: Fediverse) -> tuple[Instance, Instance]:
 def test_digest_multibase_forms() -> None:
     data = b"a video"
     sha = hashlib.sha256(data).hexdigest()
-    assert digest_matches(sha256_multibase(hashlib.sha256(data).digest()), sha)
-    assert not digest_matches(sha256_multibase(hashlib.sha256(b"other").digest()), sha)
+    assert digest_matches(sha256_multibase(data), sha)
+    assert not digest_matches(sha256_multibase(b"other"), sha)
     assert digest_matches("f" + sha, sha)  # a bare hex digest in multibase
     assert not digest_matches("x123", sha)
     assert not digest_matches("u", sha)
@@ -252,7 +252,7 @@ async def test_media_digest_mismatch(world: Fediverse) -> None:
         "validFrom": "2026-01-01T00:00:00Z",
         "credentialSubject": {
             "id": "https://a.example/media/ab/cd/video.mp4",
-            "digestMultibase": sha256_multibase(hashlib.sha256(data).digest()),
+            "digestMultibase": sha256_multibase(data),
             "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia",
         },
     }
@@ -280,3 +280,18 @@ async def test_any_document_with_a_proof(world: Fediverse) -> None:
     assert result.signer == "https://a.example/users/alice"
     changed = {**signed, "content": "goodbye"}
     assert (await check(b, changed)).result == TAMPERED
+
+
+async def test_a_status_entry_must_have_its_lists_purpose(world: Fediverse) -> None:
+    a, b = await two(world)
+    _, credential = await issue_human(a, "alice")
+    claim = {k: v for k, v in credential.items() if k != "proof"}
+    entry = claim["credentialStatus"]
+    assert entry["statusPurpose"] == "revocation"
+    # The issuer itself signs it, but points a "suspension" entry at its revocation list:
+    # that list's bits say nothing about suspension.
+    moved = {**claim, "credentialStatus": {**entry, "statusPurpose": "suspension"}}
+    result = await check(b, await sign_as(a, None, moved))
+    assert result.result == ERROR
+    assert "statusPurpose is 'suspension'" in result.reason and "'revocation'" in result.reason
+    assert (await check(b, credential)).result == VERIFIED  # the genuine one, against the same cached list

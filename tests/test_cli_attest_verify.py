@@ -153,5 +153,11 @@ async def test_bad_input_is_one_clear_error(instances: tuple[Instance, Instance]
     (tmp_path / "broken.json").write_text("{not json")
     with pytest.raises(CLIError, match="not JSON"):
         await run_verify(b, str(tmp_path / "broken.json"))
+    (tmp_path / "latin1.json").write_bytes('{"name": "Grüße"}'.encode("latin-1"))  # not UTF-8
+    with pytest.raises(CLIError, match="latin1.json: not JSON"):
+        await run_verify(b, str(tmp_path / "latin1.json"))
+    (tmp_path / "huge.json").write_bytes(b" " * (attest_verify.MAX_FILE_BYTES + 1))
+    with pytest.raises(CLIError, match="larger than"):
+        await run_verify(b, str(tmp_path / "huge.json"))
     with pytest.raises(CLIError, match="fetching"):
         await run_verify(b, "https://nowhere.example/users/x")

@@ -21,15 +21,30 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from activitypub.extract import as_list, id_of, types_of
+from activitypub.extract import as_list, id_of
 
 from ..db.models import Actor, AttestationVerification, MediaAttachment, Status, utcnow
 from ..jobs import queue
 from ..jobs.runner import JobContext
 from ..state import AppState
+from .verify import (
+    ACCOUNT_KINDS,
+    DIGEST_PENDING,
+    ERROR,
+    EXPIRED,
+    KIND_LIKENESS,
+    KIND_OBJECT,
+    REVOKED,
+    TAMPERED,
+    VERIFIED,
+    credential_subject,
+    is_credential,
+    verify_credential,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +52,7 @@ __all__ = [
     "VERIFY_ATTESTATIONS",
     "credentials_of_actor",
     "credentials_of_attachment",
+    "post_has_proofs",
     "actor_stored",
     "post_stored",
     "verify_attestations",
@@ -57,19 +73,15 @@ RECHECK_BATCH = 500
 # ---- finding credentials -------------------------------------------------------------------
 
 
-def _is_credential(value: Any) -> bool:
-    return isinstance(value, dict) and "VerifiableCredential" in types_of(value) and "proof" in value
-
-
 def _credentials_in(value: Any) -> list[dict[str, Any]]:
     """Credentials in ``value``: itself, or under the keys peers (and we) put them."""
-    if _is_credential(value):
+    if is_credential(value):
         return [value]
     found: list[dict[str, Any]] = []
     if isinstance(value, dict):
         for key in ("credential", "verifiableCredential", "attestation", "provenance", "proofOfProvenance"):
             for item in as_list(value.get(key)):
-                if _is_credential(item):
+                if is_credential(item):
                     found.append(item)
     return found
 
@@ -80,7 +92,7 @@ def credentials_of_actor(doc: dict[str, Any]) -> list[dict[str, Any]]:
     for item in as_list(doc.get("attachment"))[:64]:
         found.extend(_credentials_in(item))
     for item in as_list(doc.get("verifiableCredential"))[:MAX_CREDENTIALS]:
-        if _is_credential(item):
+        if is_credential(item):
             found.append(item)
     return found[:MAX_CREDENTIALS]
 
@@ -92,12 +104,13 @@ def credentials_of_attachment(item: dict[str, Any]) -> list[dict[str, Any]]:
         if key in ("url", "icon", "preview", "image"):
             continue
         for entry in as_list(value)[:MAX_CREDENTIALS]:
-            if _is_credential(entry):
+            if is_credential(entry):
                 found.append(entry)
     return found[:MAX_CREDENTIALS]
 
 
-def _post_has_proofs(obj: dict[str, Any]) -> bool:
+def post_has_proofs(obj: dict[str, Any]) -> bool:
+    """Whether a post (its stored ``raw``) has a proof of its own or credentials in its attachments."""
     if isinstance(obj.get("proof"), dict | list):
         return True
     return any(isinstance(i, dict) and credentials_of_attachment(i) for i in as_list(obj.get("attachment"))[:16])
@@ -124,7 +137,7 @@ async def actor_stored(session: AsyncSession, actor: Actor, doc: dict[str, Any])
 
 async def post_stored(session: AsyncSession, status: Status, obj: dict[str, Any]) -> None:
     """A remote post was stored: verify the provenance of its media (and its own proof)."""
-    if status.local or not _post_has_proofs(obj):
+    if status.local or not post_has_proofs(obj):
         return
     await _enqueue(session, {"status_id": status.id}, f"status:{status.id}")
 
@@ -176,8 +189,6 @@ async def _forget_others(session: AsyncSession, targets: list[str], keep: set[tu
 
 
 def _mismatch(result: Any, reason: str) -> None:
-    from .verify import TAMPERED
-
     result.result, result.reason, result.next_check_at = TAMPERED, reason, None
 
 
@@ -186,8 +197,6 @@ def _mismatch(result: Any, reason: str) -> None:
 
 async def verify_actor(session: AsyncSession, state: AppState, actor: Actor) -> list[AttestationVerification]:
     """Verify every credential ``actor``'s stored document carries and store the results."""
-    from .verify import ACCOUNT_KINDS, KIND_LIKENESS, VERIFIED, verify_credential
-
     target = f"actor:{actor.id}"
     keep: set[tuple[str, str]] = set()
     rows = []
@@ -209,8 +218,6 @@ async def verify_actor(session: AsyncSession, state: AppState, actor: Actor) -> 
 async def _withdrawn(session: AsyncSession, state: AppState, target: str, keep: set[tuple[str, str]]) -> None:
     """Credentials an actor no longer carries: checked once more against a fresh status list.
     Revoked or expired ones stay (so people see "revoked"); the rest are forgotten."""
-    from .verify import ERROR, EXPIRED, REVOKED, verify_credential
-
     gone = (
         await session.exec(select(AttestationVerification).where(AttestationVerification.target == target))
     ).all()
@@ -232,11 +239,6 @@ async def _withdrawn(session: AsyncSession, state: AppState, target: str, keep: 
         row.updated_at = utcnow()
 
 
-def _subject_id(credential: dict[str, Any]) -> str | None:
-    subjects = [s for s in as_list(credential.get("credentialSubject")) if isinstance(s, dict)]
-    return id_of(subjects[0].get("id")) if subjects else None
-
-
 def _attachment_url(item: dict[str, Any]) -> str | None:
     from ..federation.handlers.posts import remote_attachments
 
@@ -247,8 +249,6 @@ def _attachment_url(item: dict[str, Any]) -> str | None:
 async def verify_post(session: AsyncSession, state: AppState, status: Status, *, waits: int = 0) -> bool:
     """Verify a remote post's proof and its media credentials; returns whether a media digest
     is still waiting for our copy of the file."""
-    from .verify import DIGEST_PENDING, KIND_OBJECT, verify_credential
-
     obj = status.raw or {}
     media = list((await session.exec(select(MediaAttachment).where(MediaAttachment.status_id == status.id))).all())
     by_url = {m.remote_url: m for m in media if m.remote_url}
@@ -274,7 +274,7 @@ async def verify_post(session: AsyncSession, state: AppState, status: Status, *,
         row = by_url.get(url) if url else None
         for credential in credentials:
             if row is None:  # match on the credential's subject (the media file's URL)
-                subject = _subject_id(credential)
+                subject = id_of(credential_subject(credential).get("id"))
                 row = by_url.get(subject) if subject else None
             sha = row.sha256 if row is not None and row.sha256 else None
             result = await verify_credential(session, state, credential, media_sha256=sha)
@@ -293,6 +293,10 @@ async def verify_post(session: AsyncSession, state: AppState, status: Status, *,
     return waiting
 
 
+async def _forget_status(session: AsyncSession, status_id: int) -> None:
+    await session.exec(sa.delete(AttestationVerification).where(AttestationVerification.status_id == status_id))  # type: ignore[arg-type]
+
+
 async def verify_attestations(ctx: JobContext, *, state: AppState) -> None:
     """The ``verify_attestations`` job: ``{"actor_id": N}`` or ``{"status_id": N}``."""
     payload = ctx.payload
@@ -308,6 +312,10 @@ async def verify_attestations(ctx: JobContext, *, state: AppState) -> None:
         elif isinstance(status_id, int):
             status = await session.get(Status, status_id)
             if status is None or status.local or status.deleted_at is not None:
+                # Nothing to verify any more: forget the results, or their next_check_at
+                # (long past) would queue this job again at every re-check.
+                await _forget_status(session, status_id)
+                await session.commit()
                 return
             waits = payload.get("waits")
             waits = waits if isinstance(waits, int) else 0
@@ -329,7 +337,8 @@ async def schedule_rechecks(state: AppState, *, now: datetime | None = None) -> 
             await session.exec(
                 select(AttestationVerification.actor_id, AttestationVerification.status_id)
                 .where(AttestationVerification.next_check_at <= now)  # type: ignore[operator]
-                .distinct()
+                .group_by(AttestationVerification.actor_id, AttestationVerification.status_id)
+                .order_by(sa.func.min(AttestationVerification.next_check_at))  # the longest overdue first
                 .limit(RECHECK_BATCH)
             )
         ).all()

@@ -465,20 +465,7 @@ async def announce_actor(session: AsyncSession, config: Config, actor: Actor) ->
     """Queue ``Update(actor)`` to the followers of a local actor whose attestations changed."""
     if not actor.local or actor.actor_type == "Application":
         return
-    from activitypub import vocab
-
-    from ..federation.documents import actor_keys, new_activity_uri
-    from ..federation.outbox import publish
-    from .documents import local_actor_document
+    from ..processing.accounts import publish_profile_update
 
     await session.flush()
-    document = await local_actor_document(session, config, actor, await actor_keys(session, actor))
-    update = vocab.update(
-        id=new_activity_uri(config),
-        actor=actor.uri,
-        object=document,
-        cc=[actor.followers_uri or f"{actor.uri}/followers"],
-        published=utcnow(),
-    )
-    update["@context"] = document["@context"]
-    await publish(session, update, actor=actor, to_followers=True)
+    await publish_profile_update(session, config, actor)

@@ -17,7 +17,6 @@ from activitypub.extract import domain_of
 from instance_config import Config
 
 __all__ = [
-    "HUMAN_KINDS",
     "TRUST_REQUIRED_KINDS",
     "issuer_trusted",
     "needs_trust",
@@ -26,10 +25,6 @@ __all__ = [
 ]
 
 HUMAN = "human"
-AUTOMATION = "automation"
-SELF_HUMAN = "self-declared-human"
-SELF_AUTOMATION = "self-declared-automation"
-HUMAN_KINDS = frozenset({HUMAN, SELF_HUMAN})
 # Kinds whose "verified" means something only when we trust who said it.
 TRUST_REQUIRED_KINDS = frozenset({HUMAN})
 

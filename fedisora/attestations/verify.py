@@ -12,7 +12,8 @@ The steps, each with its own failure:
 4. ``validFrom``/``validUntil`` include now — else ``not-yet-valid``/``expired``;
 5. every ``BitstringStatusListEntry`` bit is clear in the issuer's status list
    (fetched, its own proof verified, cached for ``status_list_ttl_seconds``) —
-   else ``revoked`` (``error`` when no list could be read);
+   else ``revoked`` (``error`` when no list could be read, or when the list's
+   ``statusPurpose`` is not the entry's);
 6. given our copy's SHA-256, a media credential's ``digestMultibase`` matches
    it — else ``digest-mismatch``.
 
@@ -52,9 +53,9 @@ __all__ = [
     "RESULTS",
     "VerificationResult",
     "verify_credential",
-    "verify_document",
     "digest_matches",
-    "sha256_multibase",
+    "credential_subject",
+    "is_credential",
 ]
 
 VERIFIED = "verified"
@@ -129,7 +130,8 @@ KIND_OBJECT = "object-proof"
 ACCOUNT_KINDS = (KIND_HUMAN, KIND_AUTOMATION, KIND_SELF_HUMAN, KIND_SELF_AUTOMATION)
 
 
-def _subject(doc: dict[str, Any]) -> dict[str, Any]:
+def credential_subject(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document's (first) ``credentialSubject`` object; ``{}`` when it has none."""
     subjects = [s for s in as_list(doc.get("credentialSubject")) if isinstance(s, dict)]
     return subjects[0] if subjects else {}
 
@@ -140,7 +142,7 @@ def describe(doc: dict[str, Any]) -> dict[str, Any]:
     Read tolerantly: nothing here is trusted until the proof verifies.
     """
     types = types_of(doc)
-    claim = _subject(doc)
+    claim = credential_subject(doc)
     operated = str_of(claim.get("operatedBy"))
     info: dict[str, Any] = {"subject": id_of(claim.get("id")), "name": str_of(doc.get("name"))}
     if "AccountAttestation" in types:
@@ -194,11 +196,6 @@ def _multibase_decode(value: str) -> bytes:
     if prefix == "f":
         return bytes.fromhex(body)
     raise ValueError(f"unsupported multibase prefix {prefix!r}")
-
-
-def sha256_multibase(digest: bytes) -> str:
-    """``u`` + base64url(multihash sha2-256): VC 2.0's usual ``digestMultibase``."""
-    return "u" + base64.urlsafe_b64encode(b"\x12\x20" + digest).decode("ascii").rstrip("=")
 
 
 def digest_matches(digest_multibase: str, sha256_hex: str) -> bool:
@@ -303,6 +300,8 @@ async def _check_status(
             raise _Fail(ERROR, "malformed credentialStatus entry")
         purpose = str_of(entry.get("statusPurpose")) or "revocation"
         cached = await _fetch_status_list(session, state, url, issuer, now, fresh=fresh)
+        if cached.purpose != purpose:  # as activitypub.statuslist.status_of: a bit means only what its list says
+            raise _Fail(ERROR, f"status list {url} is for {cached.purpose!r}, the entry's statusPurpose is {purpose!r}")
         if _bit(cached.encoded_list, index, url):
             word = "revoked" if purpose == "revocation" else f"marked {purpose}"
             raise _Fail(REVOKED, f"{word} by {issuer} (status list {url}, index {index})")
@@ -314,36 +313,24 @@ async def _check_status(
 
 
 async def _check_proof(session: AsyncSession, state: AppState, doc: dict[str, Any]) -> str:
-    """Verify the document's proof; returns the key's controller."""
+    """Verify the document's proof (:func:`fedisora.federation.proofs.verify_document`: the key
+    resolved, fetched afresh once on a mismatch); returns the key's controller."""
     from ..federation import proofs
     from ..federation.remote import RemoteError
 
     if not isinstance(doc.get("proof"), dict | list):
         raise _Fail(TAMPERED, "no proof")
     method = integrity.verification_method_of(doc)
-    if not method:
+    if not method:  # also: no eddsa-jcs-2022 proof at all
         raise _Fail(TAMPERED, "proof has no verificationMethod")
     try:
-        controller, key = await proofs.resolve_verification_method(state, session, method)
-    except (RemoteError, integrity.ProofError, ValueError) as exc:
-        raise _Fail(UNKNOWN_ISSUER, f"key {method} cannot be resolved: {exc}") from None
-    try:
-        integrity.verify_proof(doc, key, purpose="assertionMethod")
+        return await proofs.verify_document(state, session, doc)
     except integrity.ProofError as exc:
-        if exc.code == "invalid" and (domain_of(method) or "") != state.config.instance.domain:
-            # The issuer may have rotated its key since we cached it: fetch it once more.
-            try:
-                controller, fresh = await proofs.resolve_verification_method(state, session, method, refresh=True)
-            except (RemoteError, integrity.ProofError, ValueError):
-                fresh = key
-            if fresh != key:
-                try:
-                    integrity.verify_proof(doc, fresh, purpose="assertionMethod")
-                    return controller
-                except integrity.ProofError as again:
-                    exc = again
+        if exc.code in ("unknown-key", "unsupported"):
+            raise _Fail(UNKNOWN_ISSUER, f"key {method} cannot be resolved: {exc}") from None
         raise _Fail(TAMPERED, f"proof does not verify ({exc.code}): {exc}") from None
-    return controller
+    except (RemoteError, ValueError) as exc:
+        raise _Fail(UNKNOWN_ISSUER, f"key {method} cannot be resolved: {exc}") from None
 
 
 # ---- the whole check ---------------------------------------------------------------------
@@ -358,8 +345,9 @@ def credential_id_of(doc: dict[str, Any]) -> str:
     return "urn:sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def is_credential(doc: dict[str, Any]) -> bool:
-    return "VerifiableCredential" in types_of(doc)
+def is_credential(value: Any) -> bool:
+    """Whether ``value`` is a credential with a proof (one worth verifying)."""
+    return isinstance(value, dict) and "VerifiableCredential" in types_of(value) and "proof" in value
 
 
 async def verify_credential(
@@ -435,9 +423,3 @@ async def verify_credential(
             result.next_check_at = now + RECHECK_DEFAULT
     return result
 
-
-async def verify_document(
-    session: AsyncSession, state: AppState, doc: dict[str, Any], **kwargs: Any
-) -> VerificationResult:
-    """Alias of :func:`verify_credential` for documents that are not credentials."""
-    return await verify_credential(session, state, doc, **kwargs)

@@ -60,15 +60,27 @@ register = add_verify_command  # ``attest_verify.register(attest_commands)`` in 
 
 
 def _read(source: str) -> dict[str, Any]:
-    if source == "-":
-        text = sys.stdin.read(MAX_FILE_BYTES + 1)
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise CLIError(f"{source}: no such file (and not an http(s) URL)")
-        text = path.read_text("utf-8")[: MAX_FILE_BYTES + 1]
+    too_large = f"{source}: larger than {MAX_FILE_BYTES} bytes"
+    try:
+        if source == "-":
+            text = sys.stdin.read(MAX_FILE_BYTES + 1)
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise CLIError(f"{source}: no such file (and not an http(s) URL)")
+            if path.stat().st_size > MAX_FILE_BYTES:  # before reading any of it
+                raise CLIError(too_large)
+            with path.open("rb") as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)  # bounded even if it grew meanwhile
+            if len(data) > MAX_FILE_BYTES:
+                raise CLIError(too_large)
+            text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CLIError(f"{source}: not JSON (not UTF-8: {exc})") from None
+    except OSError as exc:
+        raise CLIError(f"{source}: cannot be read ({exc.strerror or exc})") from None
     if len(text) > MAX_FILE_BYTES:
-        raise CLIError(f"{source}: larger than {MAX_FILE_BYTES} bytes")
+        raise CLIError(too_large)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -187,9 +199,8 @@ async def _verify(args: argparse.Namespace) -> int:
         _print(results, state.config)
 
     def passed(r: VerificationResult) -> bool:
-        if r.result != VERIFIED:
-            return False
-        return not (args.require_trust and trust.needs_trust(r.kind) and not trust.issuer_trusted(state.config, r.issuer))
+        # With --require-trust, as shown here: an untrusted human attestation does not pass.
+        return (r.apply_policy(state.config) if args.require_trust else r).result == VERIFIED
 
     return 0 if results and all(passed(r) for _, r in results) else 1
 

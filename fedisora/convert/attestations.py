@@ -10,7 +10,8 @@
 
 Results come from two places: what we issued ourselves (``attestations``,
 for local accounts and media) and what we verified from peers
-(``attestation_verifications``).  Each entity costs one query.
+(``attestation_verifications``).  Each entity costs at most one query (none for
+a remote post that carries no proof or provenance).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from activitypub.extract import domain_of
 from instance_config import Config
 
 from ..attestations import trust
+from ..attestations.receive import post_has_proofs
 from ..attestations.verify import (
     EXPIRED,
     KIND_AUTOMATION,
@@ -250,7 +252,7 @@ async def status_verification(
             for row in issued:
                 if row.subject_media_id in by_media:
                     by_media[row.subject_media_id] = entry_of_issued(config, row, now)
-    else:
+    elif post_has_proofs(status.raw or {}):  # nothing verified for posts without: no query
         rows = (
             await session.exec(
                 select(AttestationVerification)

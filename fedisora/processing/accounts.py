@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub import vocab
+from instance_config import Config
 
 from ..attestations.documents import attestation_entries
 from ..db.models import Actor, ActorType, Follow, FollowState, Mute, utcnow
@@ -111,7 +112,7 @@ async def update_profile(
         return False
     session.add(actor)
     await session.flush()
-    await publish_profile_update(session, state, actor)
+    await publish_profile_update(session, state.config, actor)
     return True
 
 
@@ -128,11 +129,12 @@ def _snapshot(actor: Actor) -> tuple[object, ...]:
     )
 
 
-async def publish_profile_update(session: AsyncSession, state: AppState, actor: Actor) -> None:
-    """Send ``Update(actor)`` to the actor's followers (they re-fetch the profile)."""
+async def publish_profile_update(session: AsyncSession, config: Config, actor: Actor) -> None:
+    """Send ``Update(actor)`` to the actor's followers (they re-fetch the profile): after a
+    profile edit here, and after its attestations changed (``attestations.service.announce_actor``)."""
     document = actor_document(actor, await actor_keys(session, actor), await attestation_entries(session, actor))
     update = vocab.update(
-        id=new_activity_uri(state.config),
+        id=new_activity_uri(config),
         actor=actor.uri,
         object=document,
         cc=[actor.followers_uri or f"{actor.uri}/followers"],

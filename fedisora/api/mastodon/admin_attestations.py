@@ -32,21 +32,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ...attestations import service
 from ...attestations.vocabulary import Kind, OperatedBy
+from ...convert.common import iso_or_none
 from ...db.models import Actor, Attestation
 from ...errors import APIError
-from .accounts import RECORD_NOT_FOUND, _id_value, _json, _me, _route, _state
+from .accounts import RECORD_NOT_FOUND, _id_value, _int_param, _json, _me, _route, _state, bool_param
 from .auth import Auth, authenticate, request_params, text_param
 
 __all__ = ["routes", "entity"]
 
 NOT_ADMIN = "This action is not allowed"
+LIST_LIMIT = (100, 200)  # default, most
 _KINDS = {"human": OperatedBy.HUMAN, "automated": OperatedBy.AUTOMATION, "automation": OperatedBy.AUTOMATION}
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def entity(row: Attestation, subject: Actor | None = None) -> dict[str, Any]:
@@ -64,10 +60,10 @@ def entity(row: Attestation, subject: Actor | None = None) -> dict[str, Any]:
         "acct": f"{subject.username}@{subject.domain}" if subject is not None else None,
         "media_attachment_id": str(row.subject_media_id) if row.subject_media_id is not None else None,
         "url": credential.get("id"),
-        "valid_from": _iso(row.valid_from),
-        "valid_until": _iso(row.valid_until),
-        "revoked_at": _iso(row.revoked_at),
-        "created_at": _iso(row.created_at),
+        "valid_from": iso_or_none(row.valid_from),
+        "valid_until": iso_or_none(row.valid_until),
+        "revoked_at": iso_or_none(row.revoked_at),
+        "created_at": iso_or_none(row.created_at),
         "credential": credential,
     }
 
@@ -117,11 +113,21 @@ def _datetime(params: dict[str, Any], name: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _bool(params: dict[str, Any], name: str, default: bool) -> bool:
-    text = text_param(params, name)
-    if text is None or text == "":
-        return default
-    return text.strip().lower() not in ("0", "false", "no", "off")
+def _include_revoked(params: dict[str, Any]) -> bool:
+    value = bool_param(params, "include_revoked")  # garbage is a 422
+    return True if value is None else value
+
+
+def _handles(params: dict[str, Any]) -> list[str]:
+    """``accounts[]``: one handle or a list of them (a JSON body keeps its types: check them)."""
+    value = params.get("accounts")
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(a, str) for a in value):
+        return list(value)
+    raise APIError(422, "Validation failed: accounts must be a list of account handles")
 
 
 # ---- admin -----------------------------------------------------------------------------------
@@ -161,7 +167,7 @@ async def account_attestations(request: Request) -> Response:
         await _me(session, auth)
         subject = await _local_account(session, request.path_params["id"])
         rows = await service.list_attestations(
-            session, subject=subject, include_revoked=_bool(params, "include_revoked", True)
+            session, subject=subject, include_revoked=_include_revoked(params)
         )
         return _json([entity(r, subject) for r in rows])
 
@@ -169,8 +175,7 @@ async def account_attestations(request: Request) -> Response:
 async def all_attestations(request: Request) -> Response:
     auth = await _admin(request, "admin:read:accounts")
     params = await request_params(request)
-    limit_text = text_param(params, "limit") or "100"
-    limit = min(max(int(limit_text), 1), 200) if limit_text.isdigit() else 100
+    limit = max(1, min(_int_param(params, "limit", LIST_LIMIT[0]), LIST_LIMIT[1]))
     kinds = None
     kind = text_param(params, "kind")
     if kind:
@@ -181,7 +186,7 @@ async def all_attestations(request: Request) -> Response:
     async with _state(request).sessions() as session:
         await _me(session, auth)
         rows = await service.list_attestations(
-            session, kinds=kinds, include_revoked=_bool(params, "include_revoked", True), limit=limit
+            session, kinds=kinds, include_revoked=_include_revoked(params), limit=limit
         )
         return _json(await _entities(session, rows))
 
@@ -234,10 +239,8 @@ async def _own(request: Request, kind: Kind) -> Response:
                         session, state.config, me, text_param(params, "operated_by") or ""
                     )
                 else:
-                    accounts = params.get("accounts", [])
-                    accounts = [accounts] if isinstance(accounts, str) else [str(a) for a in accounts]
                     row = await service.issue_likeness_consent(
-                        session, state.config, me, text_param(params, "policy") or "", accounts
+                        session, state.config, me, text_param(params, "policy") or "", _handles(params)
                     )
                 await session.commit()
                 return _json(entity(row, me))
