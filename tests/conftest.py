@@ -2,7 +2,8 @@
 
 ``database_url`` is an empty database (a file under ``tmp_path`` or a fresh
 PostgreSQL database, see ``tests/pg.py``); ``migrated_url`` is the same after
-``fedisora db upgrade``; ``engine`` is an engine on it, disposed afterwards.
+``fedisora db upgrade``; ``engine`` is an engine on it, disposed afterwards; ``here`` is one in-process instance,
+``video.example.org``, on that database.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fedisora.db.engine import make_engine
 from fedisora.db.migrate import upgrade
-from tests.federation import Fediverse
+from tests.federation import Fediverse, Instance
 from tests.pg import fresh_pg_database, skip_or_fail_without_postgres
 
 
@@ -50,5 +51,15 @@ async def world(tmp_path: Path) -> AsyncIterator[Fediverse]:
     fediverse = Fediverse(tmp_path)
     try:
         yield fediverse
+    finally:
+        await fediverse.close()
+
+
+@pytest.fixture
+async def here(tmp_path: Path, migrated_url: str) -> AsyncIterator[Instance]:
+    """One instance, ``video.example.org``, on ``migrated_url`` (SQLite and PostgreSQL)."""
+    fediverse = Fediverse(tmp_path)
+    try:
+        yield await fediverse.add("video.example.org", migrated_url)
     finally:
         await fediverse.close()

@@ -17,13 +17,17 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from awr.proof import verify_document_signature as awr_verify
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from starlette.applications import Starlette
 
+from activitypub.keys import ed25519_public_from_multibase
 from activitypub.signatures import sign_request, sign_request_rfc9421
 from fedisora.accounts.service import create_account, ensure_instance_actor
 from fedisora.app import create_app
 from fedisora.db.migrate import upgrade
-from fedisora.db.models import Actor, Job, JobState, utcnow
+from fedisora.db.models import Actor, Job, JobState, Key, KeyAlgorithm, utcnow
 from fedisora.jobs.runner import JobRunner
 from fedisora.state import AppState
 from fedisora.workers import job_handlers
@@ -154,6 +158,43 @@ async def token_for(
         issued = await issue_token(session, application_id=app.app.id, user_id=user_id, scopes=scopes.split())
         await session.commit()
         return issued.access_token
+
+
+async def stored_ed25519_key(instance: Instance, actor_uri: str) -> Ed25519PublicKey:
+    """``actor_uri``'s Ed25519 public key as ``instance`` stores it (``keys.public_key_pem``)."""
+    from sqlmodel import col, select
+
+    async with instance.state.sessions() as session:
+        query = (
+            select(Key.public_key_pem)
+            .join(Actor, col(Actor.id) == Key.actor_id)
+            .where(Actor.uri == actor_uri, Key.algorithm == KeyAlgorithm.ED25519.value)
+        )
+        pem = (await session.exec(query)).one()
+    assert pem is not None
+    key = load_pem_public_key(pem.encode())
+    assert isinstance(key, Ed25519PublicKey)
+    return key
+
+
+async def published_multikey(instance: Instance, verification_method: str) -> bytes:
+    """The raw 32-byte Ed25519 key behind ``verification_method`` (``<actor>#<fragment>``), as
+    its controller publishes it: read from the actor document ``instance`` serves over HTTP
+    (FEP-521a ``assertionMethod``), the way any other server would find it."""
+    assert instance.client is not None
+    controller = verification_method.split("#", 1)[0]
+    response = await instance.client.get(controller, headers={"Accept": "application/activity+json"})
+    assert response.status_code == 200, response.text
+    [method] = [m for m in response.json().get("assertionMethod", []) if m["id"] == verification_method]
+    assert method["type"] == "Multikey" and method["controller"] == controller
+    return ed25519_public_from_multibase(method["publicKeyMultibase"])
+
+
+async def independently_verified(instance: Instance, document: dict[str, Any]) -> bool:
+    """Whether ``document``'s eddsa-jcs-2022 proof verifies with awr, a Data Integrity
+    implementation independent of ours, under the key its issuer publishes on ``instance``."""
+    proof = document["proof"]
+    return bool(awr_verify(document, proof, await published_multikey(instance, proof["verificationMethod"])))
 
 
 @dataclass

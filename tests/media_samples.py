@@ -16,10 +16,14 @@ import io
 import struct
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import av
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:
+    from fedisora.media.c2pa import C2paSigner
 
 __all__ = [
     "MARKER",
@@ -33,6 +37,9 @@ __all__ = [
     "top_level_boxes",
     "decode_frames",
     "marker_quadrant",
+    "png",
+    "image_bytes",
+    "c2pa_sign",
 ]
 
 MARKER = (0, 0, 255)  # pure blue, top-left of the coded picture
@@ -296,3 +303,23 @@ def image_bytes(img: Image.Image, fmt: str = "PNG") -> bytes:
     buf = io.BytesIO()
     img.save(buf, format=fmt)
     return buf.getvalue()
+
+
+def png(width: int, height: int, color: tuple[int, int, int] = (30, 120, 200)) -> bytes:
+    """A plain ``width`` x ``height`` PNG of one ``color``, no metadata."""
+    return image_bytes(Image.new("RGB", (width, height), color))
+
+
+def c2pa_sign(src: Path, dst: Path, definition: dict[str, Any], signer: C2paSigner) -> Path:
+    """``src`` signed with a C2PA manifest built from ``definition`` (its ``format`` is the
+    MIME type of both files), by c2pa-python's own ``Builder``, as other software signs; into ``dst``."""
+    import c2pa
+
+    with (
+        signer.native() as native,
+        c2pa.Builder(definition) as builder,
+        open(src, "rb") as source,
+        open(dst, "w+b") as target,
+    ):
+        builder.sign(native, definition["format"], source, target)
+    return Path(dst)

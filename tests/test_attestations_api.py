@@ -4,32 +4,18 @@ the actor document carrying them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlmodel import col, select
 
 from activitypub import statuslist as bitstring
 from activitypub.integrity import verify_proof
-from fedisora.db.models import Actor, Attestation, Key, KeyAlgorithm, ModerationAuditEntry
-from tests.federation import Fediverse, Instance, token_for
+from fedisora.db.models import Actor, Attestation, ModerationAuditEntry
+from tests.federation import Instance, independently_verified, stored_ed25519_key, token_for
 
-HERE = "video.example.org"
+HERE = "video.example.org"  # the ``here`` fixture's instance (tests/conftest.py)
 AP = {"Accept": "application/activity+json"}
-
-
-@pytest.fixture
-async def here(tmp_path: Path, migrated_url: str) -> AsyncIterator[Instance]:
-    fediverse = Fediverse(tmp_path)
-    try:
-        yield await fediverse.add(HERE, migrated_url)
-    finally:
-        await fediverse.close()
 
 
 def http(instance: Instance) -> httpx.AsyncClient:
@@ -46,18 +32,12 @@ async def bearer(instance: Instance, who: str, scopes: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {await token_for(instance, who, scopes)}"}
 
 
-async def key_of(instance: Instance, actor_uri: str) -> Ed25519PublicKey:
-    async with instance.state.sessions() as session:
-        query = (
-            select(Key.public_key_pem)
-            .join(Actor, col(Actor.id) == Key.actor_id)
-            .where(Actor.uri == actor_uri, Key.algorithm == KeyAlgorithm.ED25519.value)
-        )
-        pem = (await session.exec(query)).one()
-    assert pem is not None
-    key = load_pem_public_key(pem.encode())
-    assert isinstance(key, Ed25519PublicKey)
-    return key
+async def verified(instance: Instance, document: dict[str, Any], issuer: str) -> None:
+    """``document``'s proof is by ``issuer`` and verifies with our verifier, under the key we
+    store, and with awr, an independent verifier, under the key ``issuer`` publishes."""
+    assert document["proof"]["verificationMethod"] == f"{issuer}#ed25519-key"
+    verify_proof(document, await stored_ed25519_key(instance, issuer))
+    assert await independently_verified(instance, document)
 
 
 async def people(instance: Instance) -> tuple[Actor, Actor, dict[str, str], dict[str, str]]:
@@ -79,7 +59,7 @@ async def test_admin_issues_lists_and_revokes(here: Instance) -> None:
     assert issued["account_id"] == str(alice.id) and issued["acct"] == f"alice@{HERE}"
     assert issued["revoked_at"] is None and issued["valid_until"].endswith("Z")
     assert issued["url"] == f"https://{HERE}/attestations/{issued['id']}"
-    verify_proof(issued["credential"], await key_of(here, f"https://{HERE}/actor"))
+    await verified(here, issued["credential"], f"https://{HERE}/actor")
 
     bot = await here.create_account("helper", bot=True)
     robot = ok(await http(here).post(
@@ -172,14 +152,14 @@ async def test_credential_and_status_list_urls(here: Instance) -> None:
     entry = issued["credential"]["credentialStatus"]
     list_path = entry["statusListCredential"].removeprefix(here.base_url)
     before = ok(await http(here).get(list_path))
-    instance_key = await key_of(here, f"https://{HERE}/actor")
-    verify_proof(before, instance_key)
+    instance = f"https://{HERE}/actor"
+    await verified(here, before, instance)
     assert bitstring.status_of(entry, before) is False
 
     ok(await http(here).delete(f"/api/v1/admin/attestations/{issued['id']}", headers=admin_auth))
     after = await http(here).get(list_path)
     assert after.headers["cache-control"].startswith("public, max-age=")
-    verify_proof(after.json(), instance_key)
+    await verified(here, after.json(), instance)
     assert bitstring.status_of(entry, after.json()) is True
     # Still served once revoked: its status list says so.
     assert (await http(here).get(f"/attestations/{issued['id']}")).json() == issued["credential"]
@@ -201,7 +181,7 @@ async def test_people_sign_their_own_declaration_and_consent(here: Instance) -> 
     assert bad.status_code == 422
     declared = ok(await http(here).post(path, json={"operated_by": "human"}, headers=auth))
     assert declared["kind"] == "SelfDeclaration" and declared["credential"]["issuer"] == alice.uri
-    verify_proof(declared["credential"], await key_of(here, alice.uri))
+    await verified(here, declared["credential"], alice.uri)
     assert ok(await http(here).get(path, headers=read_only))["id"] == declared["id"]
 
     consent_path = "/api/v1/fedisora/likeness_consent"
@@ -209,7 +189,7 @@ async def test_people_sign_their_own_declaration_and_consent(here: Instance) -> 
         consent_path, data={"policy": "named", "accounts[]": ["@bob"]}, headers=auth
     ))  # fmt: skip
     assert consent["credential"]["credentialSubject"]["allowedActors"] == [bob.uri]
-    verify_proof(consent["credential"], await key_of(here, alice.uri))
+    await verified(here, consent["credential"], alice.uri)
 
     document = ok(await http(here).get("/users/alice", headers=AP))
     attached = document["attachment"]
@@ -239,4 +219,4 @@ async def test_actor_document_shows_the_account_attestation(here: Instance) -> N
         assert issued["url"] in line["value"] and "video-check" in line["value"]
         assert credential == issued["credential"]
         assert "https://w3id.org/security/data-integrity/v2" in document["@context"]
-        verify_proof(credential, await key_of(here, f"https://{HERE}/actor"))
+        await verified(here, credential, f"https://{HERE}/actor")

@@ -5,15 +5,12 @@ key, revocation flips its status-list bit, and the audit log records both."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlmodel import col, select
 
 from activitypub import jsonld
@@ -28,8 +25,6 @@ from fedisora.db.models import (
     Actor,
     Attestation,
     Domain,
-    Key,
-    KeyAlgorithm,
     MediaAttachment,
     MediaState,
     ModerationAuditEntry,
@@ -37,33 +32,10 @@ from fedisora.db.models import (
     utcnow,
 )
 from fedisora.federation.documents import actor_document, actor_keys
-from tests.federation import Fediverse, Instance
+from tests.federation import Instance, independently_verified, stored_ed25519_key
 
-HERE = "video.example.org"
+HERE = "video.example.org"  # the ``here`` fixture's instance (tests/conftest.py)
 SHA = hashlib.sha256(b"a video").hexdigest()
-
-
-@pytest.fixture
-async def here(tmp_path: Path, migrated_url: str) -> AsyncIterator[Instance]:
-    fediverse = Fediverse(tmp_path)
-    try:
-        yield await fediverse.add(HERE, migrated_url)
-    finally:
-        await fediverse.close()
-
-
-async def public_key(instance: Instance, actor_uri: str) -> Ed25519PublicKey:
-    async with instance.state.sessions() as session:
-        actor = (await session.exec(select(Actor).where(Actor.uri == actor_uri))).one()
-        key = (
-            await session.exec(
-                select(Key).where(Key.actor_id == actor.id, Key.algorithm == KeyAlgorithm.ED25519.value)
-            )
-        ).one()
-    assert key.public_key_pem is not None
-    loaded = load_pem_public_key(key.public_key_pem.encode())
-    assert isinstance(loaded, Ed25519PublicKey)
-    return loaded
 
 
 def assert_vc_shape(credential: dict[str, Any], kind: Kind) -> None:
@@ -90,7 +62,10 @@ def assert_vc_shape(credential: dict[str, Any], kind: Kind) -> None:
 
 
 async def verified(instance: Instance, credential: dict[str, Any]) -> None:
-    verify_proof(credential, await public_key(instance, credential["issuer"]))
+    """The proof verifies with our verifier (raises ValueError otherwise) and with awr, an
+    independent one, under the key the issuer publishes in its actor document."""
+    verify_proof(credential, await stored_ed25519_key(instance, credential["issuer"]))
+    assert await independently_verified(instance, credential)
 
 
 async def actor_named(instance: Instance, username: str) -> Actor:
@@ -127,6 +102,7 @@ async def test_account_attestation_human(here: Instance) -> None:
     tampered = {**credential, "credentialSubject": {**credential["credentialSubject"], "operatedBy": "automation"}}
     with pytest.raises(ValueError):
         await verified(here, tampered)
+    assert not await independently_verified(here, tampered)
 
     [entry] = await audit_rows(here)
     assert (entry.action, entry.target, entry.actor_id) == ("attestation.issue", f"attestation:{row.id}", admin.id)
@@ -395,11 +371,17 @@ async def test_indexes_are_unique_and_lists_are_per_issuer(here: Instance) -> No
     alice = await here.create_account("alice")
     async with here.state.sessions() as session:
         issuer = await ensure_instance_actor(session, here.config)
-        taken = [(await statuslist.allocate(session, issuer))[1] for _ in range(20)]
+        # An index counts as taken once an attestation holds it: issue them, as the service does.
+        rows = [
+            await service.issue_account_attestation(session, here.config, alice, operated_by="human") for _ in range(20)
+        ]
+        taken = [row.status_index for row in rows]
         instance_list, _ = await statuslist.allocate(session, issuer)
         alice_list, _ = await statuslist.allocate(session, alice)
-    assert all(0 <= i < bitstring.MIN_BITS for i in taken)
-    assert len(set(taken)) > 1  # random, not sequential from 0
+    assert {row.status_list_id for row in rows} == {instance_list.id}
+    assert all(i is not None and 0 <= i < bitstring.MIN_BITS for i in taken)
+    assert len(set(taken)) == len(taken)  # no index handed out twice
+    assert taken != sorted(taken)  # random, not handed out in order
     assert instance_list.allocated == 21
     assert alice_list.id != instance_list.id and alice_list.issuer_id == alice.id
     assert alice_list.size == bitstring.MIN_BITS

@@ -36,7 +36,7 @@ from fedisora.media.c2pa import (
     summarize,
 )
 from instance_config import Config, load_config, parse_config, render_config
-from tests.media_samples import make_video
+from tests.media_samples import c2pa_sign, make_video
 from tests.processes import cli, shown
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
@@ -219,14 +219,7 @@ def test_third_party_ai_declaration_labels_the_upload(clip: Path, signer: C2paSi
             }
         ],
     }
-    upload = tmp_path / "upload.mp4"
-    with (
-        signer.native() as native,
-        c2pa.Builder(definition) as builder,
-        open(clip, "rb") as src,
-        open(upload, "w+b") as dst,
-    ):
-        builder.sign(native, MP4, src, dst)
+    upload = c2pa_sign(clip, tmp_path / "upload.mp4", definition, signer)
     summary = read_manifest(upload, MP4)
     assert summary is not None and summary.valid
     assert summary.ai_generated and summary.digital_source_type == "trainedAlgorithmicMedia"
@@ -390,14 +383,7 @@ def camera_with_gps(clip: Path, signer: C2paSigner, camera: Path) -> Path:
             },
         ],
     }
-    with (
-        signer.native() as native,
-        c2pa.Builder(definition) as builder,
-        open(clip, "rb") as src,
-        open(camera, "w+b") as dst,
-    ):
-        builder.sign(native, MP4, src, dst)
-    return camera
+    return c2pa_sign(clip, camera, definition, signer)
 
 
 def test_resign_redacts_location_from_the_chain(clip: Path, signer: C2paSigner, tmp_path: Path) -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import c2pa
 import pytest
 from sqlmodel import select
 
 from fedisora.db.models import MediaAttachment, Status
 from fedisora.media.c2pa import C2paSigner, create_instance_certificate, signer_from_pem
 from tests.federation import Fediverse, Instance, token_for
-from tests.media_samples import make_video
+from tests.media_samples import c2pa_sign, make_video
 from tests.test_federation_media import follow, media_of
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
@@ -51,9 +50,7 @@ def ai_declared_clip(path: Path, signer: C2paSigner) -> bytes:
             }
         ],
     }
-    with signer.native() as native, c2pa.Builder(definition) as builder, open(clip, "rb") as src, open(path, "w+b") as dst:
-        builder.sign(native, "video/mp4", src, dst)
-    return path.read_bytes()
+    return c2pa_sign(clip, path, definition, signer).read_bytes()
 
 
 async def upload(instance: Instance, token: str, data: bytes) -> dict[str, Any]:
