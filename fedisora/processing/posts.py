@@ -8,7 +8,6 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub import vocab
-from activitypub.addressing import addressing
 
 from ..db.ids import new_id
 from ..db.models import Actor, MediaAttachment, Mention, Status, Visibility, utcnow
