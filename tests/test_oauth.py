@@ -648,3 +648,31 @@ async def test_authorization_server_metadata(env: Env) -> None:
         "/oauth/token", headers={"Origin": "https://web.example", "Access-Control-Request-Method": "POST"}
     )
     assert preflight.status_code in (200, 204) and preflight.headers["access-control-allow-origin"] == "*"
+
+
+async def test_reusing_a_code_revokes_the_token_it_gave(env: Env) -> None:
+    """RFC 6749 §4.1.2: a code redeemed twice is refused, and the token from its first
+    redemption is revoked (the code may have leaked); another app's try changes nothing."""
+    app, other = await register(env.client), await register(env.client)
+    code = code_of(await authorize(env.client, app))
+    first = await exchange(env.client, app, code)
+    assert first.status_code == 200, first.text
+    token = first.json()["access_token"]
+    assert (await env.client.get("/api/v1/accounts/verify_credentials", headers=bearer(token))).status_code == 200
+
+    assert_invalid_grant(await exchange(env.client, other, code))  # not its app: refused, nothing revoked
+    assert (await env.client.get("/api/v1/accounts/verify_credentials", headers=bearer(token))).status_code == 200
+
+    assert_invalid_grant(await exchange(env.client, app, code))
+    revoked = await env.client.get("/api/v1/accounts/verify_credentials", headers=bearer(token))
+    assert revoked.status_code == 401, revoked.text
+    assert revoked.json()["error"]
+    # a wrong verifier or redirect URI on the replay makes no difference: it is still a replay
+    code2 = code_of(await authorize(env.client, app))
+    token2 = (await exchange(env.client, app, code2)).json()["access_token"]
+    assert_invalid_grant(await exchange(env.client, app, code2, redirect_uri=OOB))
+    assert (await env.client.get("/api/v1/accounts/verify_credentials", headers=bearer(token2))).status_code == 401
+    # other tokens of the same person and app are untouched
+    code3 = code_of(await authorize(env.client, app))
+    token3 = (await exchange(env.client, app, code3)).json()["access_token"]
+    assert (await env.client.get("/api/v1/accounts/verify_credentials", headers=bearer(token3))).status_code == 200

@@ -4,6 +4,14 @@ Codes live 10 minutes (Doorkeeper's default, which Mastodon keeps) and are
 single use: redeeming sets ``used_at`` with a conditional UPDATE, so two
 concurrent redemptions cannot both succeed.  PKCE (RFC 7636) supports S256
 only, as Mastodon 4.3 advertises.
+
+A code presented again by its own client (a replay, or the loser of a race
+with whoever else had the code) is refused with ``invalid_grant`` *and* the
+token its first redemption gave is revoked (RFC 6749 §4.1.2): the code has
+leaked, so that token may be in the wrong hands.  This holds for as long as the
+used code is kept (:data:`PURGE_AFTER` past its expiry).  Another client's try
+with the code is refused without revoking anything, so that seeing a used code
+is not enough to end someone's session.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..db.models import OAuthApplication, OAuthAuthorizationCode, utcnow
+from ..db.models import OAuthApplication, OAuthAuthorizationCode, OAuthToken, utcnow
 from . import crypto
 from .errors import OAuthError
 from .scopes import format_scopes
@@ -30,6 +38,14 @@ PURGE_AFTER = timedelta(days=1)
 PKCE_METHODS = ("S256",)
 # RFC 7636 §4.1/§4.2: 43..128 characters of [A-Z a-z 0-9 - . _ ~].
 _PKCE_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+
+
+class CodeReused(OAuthError):
+    """``invalid_grant`` for a code that was already redeemed; the token it gave has been
+    revoked in the session, which the caller must commit (not roll back)."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid_grant")
 
 
 def valid_code_challenge(challenge: str) -> bool:
@@ -90,7 +106,9 @@ async def redeem_code(
     """Check a presented code and mark it used (the caller commits); ``invalid_grant`` otherwise.
 
     A failed check leaves the code usable, as Doorkeeper does, except that a
-    code can only ever be redeemed once.
+    code can only ever be redeemed once: a used code raises :class:`CodeReused`
+    after revoking the token it gave (see the module docstring).  The caller
+    links the token it issues with :func:`record_token`.
     """
     if not code:
         raise OAuthError("invalid_request", "Missing required parameter: code.")
@@ -101,7 +119,10 @@ async def redeem_code(
     now = utcnow()
     if grant is None or grant.application_id != application.id:
         raise OAuthError("invalid_grant")
-    if grant.used_at is not None or grant.expires_at <= now:
+    if grant.used_at is not None:
+        await _revoke_issued(session, grant.id, now)
+        raise CodeReused()
+    if grant.expires_at <= now:
         raise OAuthError("invalid_grant")
     if not redirect_uri or not hmac.compare_digest(
         redirect_uri.encode("utf-8"), grant.redirect_uri.encode("utf-8")
@@ -116,10 +137,39 @@ async def redeem_code(
         .where(col(OAuthAuthorizationCode.id) == grant.id, col(OAuthAuthorizationCode.used_at).is_(None))
         .values(used_at=now)
     )
-    if result.rowcount != 1:  # redeemed concurrently
-        raise OAuthError("invalid_grant")
+    if result.rowcount != 1:  # redeemed concurrently: as much a replay as one that comes later
+        await _revoke_issued(session, grant.id, now)
+        raise CodeReused()
     grant.used_at = now
     return grant
+
+
+async def record_token(session: AsyncSession, grant: OAuthAuthorizationCode, token_id: int) -> None:
+    """Remember that redeeming ``grant`` gave the token ``token_id`` (the caller commits)."""
+    await session.exec(
+        sa.update(OAuthAuthorizationCode)
+        .where(col(OAuthAuthorizationCode.id) == grant.id)
+        .values(token_id=token_id)
+    )
+    grant.token_id = token_id
+
+
+async def _revoke_issued(session: AsyncSession, code_id: int, now: datetime) -> None:
+    """Revoke the token that redeeming the code ``code_id`` gave, if it is still live.
+
+    Read afresh: after a concurrent redemption's commit the row names its token."""
+    token_id = (
+        await session.exec(
+            select(OAuthAuthorizationCode.token_id).where(col(OAuthAuthorizationCode.id) == code_id)
+        )
+    ).first()
+    if token_id is None:
+        return
+    await session.exec(
+        sa.update(OAuthToken)
+        .where(col(OAuthToken.id) == token_id, col(OAuthToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
 
 
 async def purge_expired(session: AsyncSession, *, now: datetime | None = None) -> int:

@@ -75,9 +75,12 @@ async def grant_token(
         )
         if not await _usable_user(session, grant.user_id):
             raise OAuthError("invalid_grant")
-        return await tokens.issue_token(
+        issued = await tokens.issue_token(
             session, application_id=application.id, user_id=grant.user_id, scopes=grant.scopes.split()
         )
+        assert issued.token.id is not None
+        await codes.record_token(session, grant, issued.token.id)
+        return issued
 
     scopes = _requested_scopes(params, application)
     if grant_type == "client_credentials":

@@ -42,7 +42,7 @@ from ...oauth.authorization import (
     new_nonce,
     valid_nonce,
 )
-from ...oauth.codes import create_code
+from ...oauth.codes import CodeReused, create_code
 from ...oauth.errors import OAuthError
 from ...oauth.login import LoginFailed, check_login
 from ...oauth.scopes import SCOPES_SUPPORTED
@@ -287,6 +287,9 @@ async def token(request: Request) -> Response:
             issued = await grants.grant_token(
                 session, _text_params(params), client_id=client_id, client_secret=client_secret
             )
+        except CodeReused as exc:
+            await session.commit()  # keep the revocation of the token the code gave
+            return _oauth_error(exc)
         except OAuthError as exc:
             await session.rollback()
             return _oauth_error(exc)

@@ -38,7 +38,10 @@ class OAuthApplication(Base, table=True):
 
 
 class OAuthAuthorizationCode(Base, table=True):
-    """A short-lived, single-use code from ``/oauth/authorize`` (``used_at`` once redeemed)."""
+    """A short-lived, single-use code from ``/oauth/authorize`` (``used_at`` once redeemed).
+
+    ``token_id`` is the token its redemption gave, revoked if the code is presented again
+    (RFC 6749 §4.1.2)."""
 
     __tablename__ = "oauth_authorization_codes"
 
@@ -55,6 +58,9 @@ class OAuthAuthorizationCode(Base, table=True):
     created_at: datetime = datetime_field()
     expires_at: datetime = datetime_field(index=True)
     used_at: datetime | None = datetime_field(nullable=True)
+    token_id: int | None = Field(
+        default=None, sa_type=sa.BigInteger, foreign_key="oauth_tokens.id", ondelete="SET NULL"
+    )
 
 
 class OAuthToken(Base, table=True):
