@@ -18,6 +18,7 @@ from instance_config import Config
 
 from . import __version__
 from .db.engine import make_engine, make_sessionmaker
+from .oauth.login_limits import LoginLimits
 
 
 @dataclass
@@ -27,6 +28,8 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     # A custom transport routes federation traffic in tests (the in-process harness).
     transport: httpx.AsyncBaseTransport | None = None
+    # Sign-in attempt counters (password guessing); in this process's memory.
+    login_limits: LoginLimits = field(default_factory=LoginLimits)
     _client: FederationClient | None = field(default=None, repr=False)
 
     @classmethod

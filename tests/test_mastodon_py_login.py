@@ -139,3 +139,70 @@ async def test_mastodon_py_registers_and_logs_in(tmp_path: Path, database_url: s
         assert "Traceback" not in log and "ERROR" not in log, log
     finally:
         stop(server)
+
+
+async def test_mastodon_py_hits_the_sign_in_limits(tmp_path: Path, database_url: str) -> None:
+    """Password guessing through Mastodon.py against ``fedisora serve``: the 26th attempt from an
+    address is answered 429 (Mastodon.py's "Hit rate limit"), a right password too, and the
+    account's limit holds when the guesses come from other addresses.  The addresses are set
+    with ``X-Forwarded-For``, which the server trusts from a proxy on 127.0.0.1 only."""
+    import requests
+    from mastodon.errors import MastodonIllegalArgumentError as Refused
+
+    port = free_port()
+    base = f"http://localhost:{port}"
+    init = cli(
+        "init", "--domain", f"localhost:{port}", "--dev", "--data-dir", "D",
+        "--database-url", database_url, cwd=tmp_path,
+    )  # fmt: skip
+    assert init.returncode == 0, shown(init)
+    config_path = tmp_path / "D" / "instance.toml"
+    for name in ("alice", "bob"):
+        created = cli(
+            "account", "create", name, "--email", f"{name}@example.com", "--password-stdin",
+            "--config", config_path, cwd=tmp_path, input=PASSWORD + "\n",
+        )  # fmt: skip
+        assert created.returncode == 0, shown(created)
+    server = start(
+        "serve", "--config", config_path, "--port", str(port), "--workers", "0",
+        cwd=tmp_path, log_path=tmp_path / "serve.log",
+    )  # fmt: skip
+    try:
+        wait_healthy(server, port)
+        client_id, client_secret = Mastodon.create_app(
+            "fedisora-test", api_base_url=base, scopes=["read"], redirect_uris=OOB
+        )
+
+        def from_address(address: str) -> Mastodon:
+            session = requests.Session()
+            session.headers["X-Forwarded-For"] = address
+            return Mastodon(
+                client_id=client_id, client_secret=client_secret, api_base_url=base,
+                version_check_mode="none", ratelimit_method="throw", session=session,
+            )  # fmt: skip
+
+        for i in range(25):
+            with pytest.raises(Refused, match="invalid_grant"):
+                from_address("203.0.113.1").log_in(f"user{i}@example.com", "guess", scopes=["read"], allow_http=True)
+        with pytest.raises(Refused, match="Hit rate limit"):
+            from_address("203.0.113.1").log_in("alice@example.com", PASSWORD, scopes=["read"], allow_http=True)
+        assert from_address("203.0.113.2").log_in("alice@example.com", PASSWORD, scopes=["read"], allow_http=True)
+
+        for i in range(24):  # with the sign-in above, 25 attempts for alice's address
+            with pytest.raises(Refused, match="invalid_grant"):
+                from_address(f"198.51.100.{i}").log_in("alice@example.com", "guess", scopes=["read"], allow_http=True)
+        with pytest.raises(Refused, match="Hit rate limit"):
+            from_address("198.51.100.99").log_in("alice@example.com", PASSWORD, scopes=["read"], allow_http=True)
+        assert from_address("198.51.100.99").log_in("bob@example.com", PASSWORD, scopes=["read"], allow_http=True)
+
+        refused = httpx.post(f"{base}/oauth/token", headers={"X-Forwarded-For": "198.51.100.99"}, data={
+            "grant_type": "password", "username": "alice@example.com", "password": PASSWORD,
+            "client_id": client_id, "client_secret": client_secret,
+        })  # fmt: skip
+        assert refused.status_code == 429 and refused.json() == {"error": "Too many requests"}
+        assert 0 < int(refused.headers["retry-after"]) <= 3600
+
+        log = server.log()
+        assert "Traceback" not in log and "ERROR" not in log, log
+    finally:
+        stop(server)

@@ -17,9 +17,12 @@ made-up tokens cannot buy fresh budgets, answers ``401`` to a request with a
 token also count against the client IP, and once that IP has made ``limit``
 such requests in the window, its requests with tokens are refused too.
 
-The counters live in memory, in each process: with several ``fedisora serve``
-processes behind a load balancer a client gets up to ``limit`` requests per
-window from each.  Counters of past windows are dropped as windows pass.
+A client IP is counted by :func:`fedisora.counters.address_key` (an IPv6
+address by its /64).  The counts are kept by a :class:`fedisora.counters.FixedWindow`
+in a :class:`~fedisora.counters.CounterStore`; by default in memory, in each
+process: with several ``fedisora serve`` processes behind a load balancer a
+client gets up to ``limit`` requests per window from each, until a shared
+store takes its place.  Counters of past windows are dropped as windows pass.
 """
 
 from __future__ import annotations
@@ -29,12 +32,20 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RateLimitMiddleware", "DEFAULT_LIMIT", "DEFAULT_PERIOD"]
+from ..counters import CounterStore, FixedWindow, Hit, address_key
+
+__all__ = [
+    "RateLimitMiddleware",
+    "DEFAULT_LIMIT",
+    "DEFAULT_PERIOD",
+    "TOO_MANY",
+    "limit_headers",
+    "too_many_headers",
+]
 
 DEFAULT_LIMIT = 300
 DEFAULT_PERIOD = 300  # seconds
@@ -62,7 +73,8 @@ def _token_of(scope: Scope) -> str | None:
 class RateLimitMiddleware:
     """ASGI middleware: ``limit`` requests per ``period`` seconds per token (or client IP)
     on paths starting with one of ``prefixes`` (except those starting with one of
-    ``exempt``).  ``clock`` is for tests."""
+    ``exempt``).  ``store`` holds the counts (in this process by default); ``clock`` is
+    for tests."""
 
     def __init__(
         self,
@@ -72,29 +84,14 @@ class RateLimitMiddleware:
         period: int = DEFAULT_PERIOD,
         prefixes: tuple[str, ...] = ("/api/",),
         exempt: tuple[str, ...] = ("/api/v1/streaming",),
+        store: CounterStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if limit < 1 or period < 1:
-            raise ValueError("limit and period must be positive")
         self.app = app
+        self.counter = FixedWindow("api", limit=limit, period=period, store=store, clock=clock)
         self.limit = limit
-        self.period = period
         self.prefixes = prefixes
         self.exempt = exempt
-        self.clock = clock
-        self._window = -1
-        self._counts: dict[str, int] = {}
-
-    def _count(self, key: str, window: int, add: int = 1) -> int:
-        if window != self._window:  # a new window: every counter starts again
-            self._window = window
-            self._counts = {}
-        count = self._counts.get(key, 0) + add
-        self._counts[key] = count
-        return count
-
-    def _peek(self, key: str, window: int) -> int:
-        return self._counts.get(key, 0) if window == self._window else 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -107,45 +104,25 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        ip = client[0] if client else "unknown"
+        ip = address_key(client[0] if client else None)
         token = _token_of(scope)
-        now = self.clock()
-        window = int(now // self.period)
-        reset = (window + 1) * self.period
+        now = self.counter.clock()
         if token is not None:
             key = "token:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
-            refused_ip = self._peek("badtoken:" + ip, window) >= self.limit
+            refused_ip = (await self.counter.peek("badtoken:" + ip, now=now)).count >= self.limit
         else:
             key = "ip:" + ip
             refused_ip = False
-        count = self._count(key, window)
-        remaining = max(0, self.limit - count)
-        headers: list[tuple[bytes, bytes]] = [
-            (b"x-ratelimit-limit", str(self.limit).encode()),
-            (b"x-ratelimit-remaining", str(remaining).encode()),
-            (b"x-ratelimit-reset", _reset_text(reset).encode()),
-        ]
-        if count > self.limit or refused_ip:
-            retry = max(1, int(reset - now + 0.999))
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 429,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(TOO_MANY)).encode()),
-                        (b"retry-after", str(retry).encode()),
-                        *headers,
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": TOO_MANY})
+        hit = await self.counter.hit(key, now=now)
+        headers = limit_headers(hit)
+        if hit.limited or refused_ip:
+            await send_too_many(send, hit, headers)
             return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                if message.get("status") == 401 and token is not None and window == self._window:
-                    self._count("badtoken:" + ip, window)
+                if message.get("status") == 401 and token is not None:
+                    await self.counter.add("badtoken:" + ip, self.counter.window(now))
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [(n, v) for n, v in headers if n not in present]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
@@ -153,6 +130,32 @@ class RateLimitMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
-    def counters(self) -> dict[str, Any]:
-        """The current window's counters (for tests and debugging)."""
-        return {"window": self._window, "counts": dict(self._counts)}
+
+def limit_headers(hit: Hit) -> list[tuple[bytes, bytes]]:
+    """Mastodon's ``X-RateLimit-*`` headers for a counted hit."""
+    return [
+        (b"x-ratelimit-limit", str(hit.limit).encode()),
+        (b"x-ratelimit-remaining", str(hit.remaining).encode()),
+        (b"x-ratelimit-reset", _reset_text(hit.reset).encode()),
+    ]
+
+
+def too_many_headers(hit: Hit) -> dict[str, str]:
+    """The headers of a ``429``: ``Retry-After`` and the ``X-RateLimit-*`` ones."""
+    return {"Retry-After": str(hit.retry_after), **{n.decode(): v.decode() for n, v in limit_headers(hit)}}
+
+
+async def send_too_many(send: Send, hit: Hit, headers: list[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(TOO_MANY)).encode()),
+                (b"retry-after", str(hit.retry_after).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": TOO_MANY})

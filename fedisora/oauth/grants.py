@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ..db.models import Actor, OAuthApplication, User
 from . import apps, codes, tokens
 from .errors import OAuthError
-from .login import LoginFailed, check_login
+from .login import LoginContext, LoginFailed, check_login
 from .scopes import DEFAULT_SCOPES, InvalidScope, parse_scopes, within
 
 GRANT_TYPES = ("authorization_code", "password", "client_credentials")
@@ -54,8 +54,11 @@ async def grant_token(
     *,
     client_id: str | None,
     client_secret: str | None,
+    login: LoginContext,
 ) -> tokens.IssuedToken:
-    """Issue a token for a token request (the caller commits), or raise :class:`OAuthError`."""
+    """Issue a token for a token request (the caller commits), or raise :class:`OAuthError`
+    (or :class:`~fedisora.oauth.login_limits.TooManyAttempts` for a password grant past the
+    sign-in limits; ``login`` says where the attempt is made)."""
     grant_type = params.get("grant_type")
     if not grant_type:
         raise OAuthError("invalid_request", "Missing required parameter: grant_type.")
@@ -93,7 +96,7 @@ async def grant_token(
     if not username or not password:
         raise OAuthError("invalid_request", "Missing required parameter: username and password.")
     try:
-        account = await check_login(session, username, password)
+        account = await check_login(session, username, password, login)
     except LoginFailed:
         raise OAuthError("invalid_grant") from None
     assert account.user.id is not None

@@ -1,10 +1,11 @@
 """Checking a person's username (or e-mail address) and password, for the authorize form
-and the password grant."""
+and the password grant, within the sign-in limits of :mod:`fedisora.oauth.login_limits`."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import select
@@ -13,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ..accounts.passwords import hash_password, verify_password
 from ..accounts.service import Account, find_account
 from ..db.models import Actor, User, utcnow
+from .login_limits import LoginLimits
 
 BAD_CREDENTIALS = "Invalid username, e-mail address or password."
 
@@ -31,7 +33,19 @@ def _dummy_hash() -> str:
     return hash_password("fedisora-no-such-account")
 
 
-async def _find(session: AsyncSession, identifier: str) -> Account | None:
+@dataclass(frozen=True)
+class LoginContext:
+    """Where a sign-in attempt is made: this instance's ``domain`` (``alice@<domain>`` names
+    the local account ``alice``), and the ``limits`` it counts against, for the client
+    ``address``, from a browser that is a ``known_device`` for the name typed or not."""
+
+    domain: str
+    limits: LoginLimits | None = None
+    address: str | None = None
+    known_device: bool = False
+
+
+async def _find(session: AsyncSession, identifier: str, domain: str) -> Account | None:
     identifier = identifier.strip().removeprefix("@")
     if not identifier:
         return None
@@ -44,21 +58,29 @@ async def _find(session: AsyncSession, identifier: str) -> Account | None:
         row = (await session.exec(query)).first()
         if row is not None:
             return Account(actor=row[0], user=row[1])
-        # "alice@our.domain" names a local account too
-        identifier = identifier.split("@", 1)[0]
+        # "alice@our.domain" names a local account too (and "alice@elsewhere" none, so that
+        # an account cannot be tried under endless names)
+        identifier, _, host = identifier.partition("@")
+        if host.lower() != domain.lower():
+            return None
     return await find_account(session, identifier)
 
 
-async def check_login(session: AsyncSession, identifier: str | None, password: str | None) -> Account:
-    """The account these credentials open, or :class:`LoginFailed`.
+async def check_login(
+    session: AsyncSession, identifier: str | None, password: str | None, context: LoginContext
+) -> Account:
+    """The account these credentials open, or :class:`LoginFailed`; or
+    :class:`~fedisora.oauth.login_limits.TooManyAttempts` before anything is looked up.
 
-    Accepts the username or the e-mail address; the Argon2 check runs in a
-    thread so the event loop keeps serving.  Records ``last_login_at`` (the
-    caller commits).
+    Accepts the username (also as ``username@domain``) or the e-mail address;
+    the Argon2 check runs in a thread so the event loop keeps serving.  Records
+    ``last_login_at`` (the caller commits).
     """
     if not identifier or not password:
         raise LoginFailed()
-    account = await _find(session, identifier)
+    if context.limits is not None:
+        await context.limits.attempt(context.address, identifier, known_device=context.known_device)
+    account = await _find(session, identifier, context.domain)
     stored = account.user.password_hash if account is not None else None
     ok = await asyncio.to_thread(verify_password, stored or _dummy_hash(), password)
     if account is None or not stored or not ok:

@@ -44,11 +44,19 @@ from ...oauth.authorization import (
 )
 from ...oauth.codes import CodeReused, create_code
 from ...oauth.errors import OAuthError
-from ...oauth.login import LoginFailed, check_login
+from ...oauth.login import LoginContext, LoginFailed, check_login
+from ...oauth.login_limits import (
+    DEVICE_COOKIE,
+    DEVICE_LIFETIME,
+    TooManyAttempts,
+    is_known_device,
+    make_device_cookie,
+)
 from ...oauth.scopes import SCOPES_SUPPORTED
 from ...oauth.tokens import token_entity
 from ...state import AppState
 from ...web.layout import page
+from ..ratelimit import TOO_MANY, too_many_headers
 from .apps import CORS, cors
 from .auth import request_params, text_param
 
@@ -114,6 +122,7 @@ def _form_page(
     error: str | None = None,
     username: str = "",
     status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     config = _state(request).config
     app = areq.application
@@ -153,6 +162,7 @@ def _form_page(
 </form>
 <p class="muted">{after}</p>"""
     response = _html(f"Authorize {app.name}", body, status)
+    response.headers.update(headers or {})
     response.set_cookie(
         NONCE_COOKIE,
         nonce,
@@ -224,13 +234,20 @@ async def authorize_submit(request: Request) -> Response:
                 },
             )
         username = params.get("username", "")
+        device = request.cookies.get(DEVICE_COOKIE)
+        context = _login_context(request, known_device=is_known_device(key, device, username, time.time()))
+        assert nonce is not None  # checked with the form token
         try:
-            account = await check_login(session, username, params.get("password"))
+            account = await check_login(session, username, params.get("password"), context)
         except LoginFailed as exc:
-            assert nonce is not None  # checked with the form token
             return _form_page(
                 request, areq, key, nonce, error=exc.message, username=username, status=401
             )
+        except TooManyAttempts as exc:
+            return _form_page(
+                request, areq, key, nonce, error=exc.message, username=username, status=429,
+                headers={"Retry-After": str(exc.hit.retry_after)},
+            )  # fmt: skip
         assert account.user.id is not None
         code = await create_code(
             session,
@@ -248,8 +265,20 @@ async def authorize_submit(request: Request) -> Response:
 <p><input type="text" id="code" name="code" readonly value="{escape(code)}" size="48"
  onfocus="this.select()"></p>
 <p class="muted">It works once, for 10 minutes.</p>"""
-        return _html("Authorization code", body)
-    return _redirect(areq, {"code": code})
+        response = _html("Authorization code", body)
+    else:
+        response = _redirect(areq, {"code": code})
+    # This browser now knows the password: guessing from elsewhere will not lock it out.
+    response.set_cookie(
+        DEVICE_COOKIE,
+        make_device_cookie(key, username, time.time()),
+        max_age=DEVICE_LIFETIME,
+        path="/oauth/authorize",
+        secure=state.config.base_url.startswith("https://"),
+        httponly=True,
+        samesite="lax",
+    )
+    return response
 
 
 # ---- token and revoke ------------------------------------------------------------------------
@@ -271,6 +300,29 @@ def _client_credentials(request: Request, params: dict[str, Any]) -> tuple[str |
     return text_param(params, "client_id"), text_param(params, "client_secret")
 
 
+def _login_context(request: Request, *, known_device: bool = False) -> LoginContext:
+    """Where this sign-in attempt comes from: the client address is the one the server
+    sees (``fedisora serve`` takes ``X-Forwarded-For`` only from a proxy on 127.0.0.1,
+    uvicorn's ``--forwarded-allow-ips`` default)."""
+    state = _state(request)
+    return LoginContext(
+        domain=state.config.instance.domain,
+        limits=state.login_limits,
+        address=request.client.host if request.client else None,
+        known_device=known_device,
+    )
+
+
+def _too_many(exc: TooManyAttempts) -> Response:
+    """Mastodon's throttled answer: ``429 {"error": "Too many requests"}``."""
+    return Response(
+        TOO_MANY,
+        status_code=429,
+        media_type="application/json",
+        headers={**TOKEN_HEADERS, **too_many_headers(exc.hit)},
+    )
+
+
 def _oauth_error(exc: OAuthError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=TOKEN_HEADERS)
 
@@ -285,8 +337,15 @@ async def token(request: Request) -> Response:
     async with _state(request).sessions() as session:
         try:
             issued = await grants.grant_token(
-                session, _text_params(params), client_id=client_id, client_secret=client_secret
+                session,
+                _text_params(params),
+                client_id=client_id,
+                client_secret=client_secret,
+                login=_login_context(request),
             )
+        except TooManyAttempts as exc:
+            await session.rollback()
+            return _too_many(exc)
         except CodeReused as exc:
             await session.commit()  # keep the revocation of the token the code gave
             return _oauth_error(exc)
