@@ -98,13 +98,15 @@ class LoginLimits:
         account_period: int = ACCOUNT_PERIOD,
     ) -> None:
         self.clock = clock
-        now = lambda: self.clock()  # noqa: E731 - follows a replaced clock
         self.by_address = FixedWindow(
-            "login/address", limit=address_limit, period=address_period, store=store, clock=now
+            "login/address", limit=address_limit, period=address_period, store=store, clock=self._now
         )
         self.by_account = FixedWindow(
-            "login/account", limit=account_limit, period=account_period, store=store, clock=now
+            "login/account", limit=account_limit, period=account_period, store=store, clock=self._now
         )
+
+    def _now(self) -> float:
+        return self.clock()  # read each time, so that a replaced clock is followed
 
     async def attempt(self, address: str | None, identifier: str, *, known_device: bool = False) -> None:
         """Count an attempt to sign in as ``identifier`` from the client ``address``;

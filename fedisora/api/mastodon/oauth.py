@@ -11,6 +11,10 @@
 * ``GET /.well-known/oauth-authorization-server``: RFC 8414 metadata, as
   Mastodon 4.3 publishes it.
 
+Sign-in attempts on the form and the password grant count against the limits
+of :mod:`fedisora.oauth.login_limits` (``429``: a page on the form,
+``{"error": "Too many requests"}`` on ``/oauth/token``).
+
 Request problems on the authorize endpoints (unknown client, unregistered
 redirect URI, scopes the app may not ask for) get a 400 HTML page and never
 a redirect.
@@ -302,8 +306,8 @@ def _client_credentials(request: Request, params: dict[str, Any]) -> tuple[str |
 
 def _login_context(request: Request, *, known_device: bool = False) -> LoginContext:
     """Where this sign-in attempt comes from: the client address is the one the server
-    sees (``fedisora serve`` takes ``X-Forwarded-For`` only from a proxy on 127.0.0.1,
-    uvicorn's ``--forwarded-allow-ips`` default)."""
+    sees (``fedisora serve`` takes ``X-Forwarded-For`` only from a proxy on 127.0.0.1 or
+    ::1, uvicorn's default for ``FORWARDED_ALLOW_IPS``)."""
     state = _state(request)
     return LoginContext(
         domain=state.config.instance.domain,
