@@ -3,6 +3,7 @@ the authorize form, the token grants, PKCE, revocation, scopes and request authe
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -676,3 +677,19 @@ async def test_reusing_a_code_revokes_the_token_it_gave(env: Env) -> None:
     code3 = code_of(await authorize(env.client, app))
     token3 = (await exchange(env.client, app, code3)).json()["access_token"]
     assert (await env.client.get("/api/v1/accounts/verify_credentials", headers=bearer(token3))).status_code == 200
+
+
+async def test_two_redemptions_at_once_leave_no_live_token(env: Env) -> None:
+    """Whoever redeems first, the other redemption is a replay: one 200, one invalid_grant,
+    and the token the 200 carried is revoked (on PostgreSQL the loser's UPDATE waits for
+    the winner's commit; either way the order does not matter)."""
+    app = await register(env.client)
+    for _ in range(3):
+        code = code_of(await authorize(env.client, app))
+        answers = await asyncio.gather(exchange(env.client, app, code), exchange(env.client, app, code))
+        assert sorted(a.status_code for a in answers) == [200, 400], [a.text for a in answers]
+        [won] = [a for a in answers if a.status_code == 200]
+        [lost] = [a for a in answers if a.status_code == 400]
+        assert_invalid_grant(lost)
+        me = await env.client.get("/api/v1/accounts/verify_credentials", headers=bearer(won.json()["access_token"]))
+        assert me.status_code == 401
