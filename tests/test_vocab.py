@@ -81,7 +81,8 @@ def test_actor_context_extends_mastodons() -> None:
     ours = our_actor()["@context"]
     theirs = mastodon_actor()["@context"]
     assert ours[:2] == theirs[:2] == ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"]
-    assert "https://w3id.org/security/data-integrity/v1" in ours
+    assert "https://w3id.org/security/data-integrity/v2" in ours  # v2: it sits beside VC 2.0 credentials
+    assert "https://w3id.org/security/data-integrity/v1" not in ours
     assert "https://w3id.org/security/multikey/v1" in ours
     terms = ours[-1]
     for term in ("manuallyApprovesFollowers", "toot", "featured", "featuredTags", "alsoKnownAs", "movedTo",
