@@ -163,7 +163,7 @@ def actor_document(
     id: str,
     type: str,
     preferred_username: str,
-    name: str,
+    name: str | None,
     summary_html: str,
     url: str,
     inbox: str,
@@ -193,6 +193,10 @@ def actor_document(
     ``attachments`` are profile fields ``(name, value_html)``; ``assertion_keys``
     are FEP-521a keys ``(key_id, publicKeyMultibase)`` (or mappings with
     ``id``/``multibase``), published as ``Multikey`` under ``assertionMethod``.
+    A blank ``name`` (no display name) is left out rather than sent as ``""``:
+    every server falls back to ``preferredUsername`` for an actor without a
+    ``name``, while ``name || preferredUsername`` in Ruby or Elixir (where
+    ``""`` is a value) keeps the empty one.
     """
     doc: dict[str, Any] = {
         "@context": _copy_context(MASTODON_CONTEXT),
@@ -209,7 +213,7 @@ def actor_document(
     doc.update(
         {
             "preferredUsername": preferred_username,
-            "name": name,
+            **({"name": name} if name and name.strip() else {}),
             "summary": summary_html,
             "url": url,
             "manuallyApprovesFollowers": manually_approves_followers,

@@ -142,6 +142,7 @@ async def test_every_document_we_serve_or_deliver_expands_compacts_and_keeps_one
     await world.settle()
 
     person = await fetch(a, alice.uri)
+    assert "name" not in person  # alice has no display name: not "name": ""
     kinds = {t for e in person["attachment"] for t in e.get("type", []) if isinstance(e.get("type"), list)}
     assert {"AccountAttestation", "SelfDeclaration", "LikenessConsent"} <= kinds
     served = {

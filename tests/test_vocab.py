@@ -77,6 +77,14 @@ def test_actor_has_mastodons_keys_and_value_types() -> None:
     assert set(ours) - set(theirs) <= {"indexable", "icon", "image", "assertionMethod", "alsoKnownAs", "movedTo"}
 
 
+def test_an_actor_without_a_display_name_has_no_name() -> None:
+    """Peers show ``preferredUsername`` for an actor without ``name``; ``""`` some show as is."""
+    for blank in ("", "   ", None):
+        doc = our_actor(name=blank)
+        assert "name" not in doc and doc["preferredUsername"] == "alice"
+    assert our_actor(name="Alice")["name"] == "Alice"
+
+
 def test_actor_context_extends_mastodons() -> None:
     ours = our_actor()["@context"]
     theirs = mastodon_actor()["@context"]
