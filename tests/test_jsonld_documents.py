@@ -175,6 +175,9 @@ async def test_every_document_we_serve_or_deliver_expands_compacts_and_keeps_one
     for name in ("video Note", "generated-media Note"):
         assert_note_with_provenance(processed(served[name]))
     assert_note_with_provenance(node(processed(served["video Create at /activity"]), AS + "object"))
+    generator = node(processed(served["generated-media Note"]), AS + "attachment", PROVENANCE, CRED + "credentialSubject",
+                     "https://fedisora.org/ns#generatedWith")  # fmt: skip
+    assert generator["https://fedisora.org/ns#model"] == [{"@value": "tiny-t2v"}]
     expanded_actor = processed(person)
     assert_proven(expanded_actor)
     credentials = [e for e in expanded_actor[AS + "attachment"] if CRED + "VerifiableCredential" in e.get("@type", [])]
