@@ -100,3 +100,25 @@ async def test_an_embedded_note_whose_proof_fails_is_fetched_from_its_origin(wor
     response = await deliver(a, gone)
     assert response.status_code == 401 and "object's proof" in response.json()["error"]
     assert await stored(a, f"{ACTOR}/posts/3") is None
+
+
+def test_our_proofs_follow_the_same_order() -> None:
+    """A proof we make leaves a stale LD signature out (it would no longer match), and an
+    LD signature added after our proof, as FEP-8b32 orders them, does not break it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from activitypub.integrity import create_proof
+
+    key = Ed25519PrivateKey.generate()
+    document = {"@context": "https://www.w3.org/ns/activitystreams", "id": "https://a.example/n/1", "type": "Note",
+                "content": "hi", "signature": {"type": "RsaSignature2017", "signatureValue": "stale"}}  # fmt: skip
+    signed = create_proof(document, key, "https://a.example/users/alice#ed25519-key")
+    assert "signature" not in signed
+    resigned = {**signed, "signature": {"type": "RsaSignature2017", "signatureValue": "new"}}
+    assert verify_proof(resigned, key.public_key())
+    try:
+        verify_proof({**resigned, "content": "bye"}, key.public_key())
+    except ProofError as exc:
+        assert exc.code == "invalid"
+    else:
+        raise AssertionError("a changed document verified")
