@@ -10,8 +10,10 @@ Interoperability choices (see docs/FEDERATION.md, "Object integrity proofs"):
 
 * Proofs we create carry a copy of the document's ``@context`` (the spec's
   proof configuration step does the same), so verifiers that hash the proof
-  exactly as given (Mastodon, bovine) and verifiers that add the document's
-  context to it (the spec, Fedify) compute the same bytes.
+  exactly as given (Mastodon) and verifiers that add the document's context
+  to it (the spec, Fedify) compute the same bytes.  (bovine 0.5.19 hashes the
+  proof with its ``@context`` renamed ``field_context``, so it verifies no
+  proof that carries one, ours included.)
 * A received proof without ``@context`` is checked both as given and with the
   document's ``@context`` added: implementations differ there, and each
   variant is a signature over the exact bytes hashed, so accepting either
@@ -19,6 +21,11 @@ Interoperability choices (see docs/FEDERATION.md, "Object integrity proofs"):
 * A document without ``@context`` (an object embedded in an activity) is
   verified with the ``@context`` its proof carries, as the spec's verify step
   sets ``unsecuredDocument.@context`` from the proof options.
+* A document that carries a Linked Data Signature (``signature``) beside its
+  proof is verified with ``signature`` removed: FEP-8b32 ("Backward
+  compatibility") has the proof made first and the LD signature added after,
+  and says verifiers MUST remove it, as Fedify and Mitra do.  Fedify sends
+  every activity so.  The proof still covers everything else.
 
 This module is pure: no network, no database.  Finding the public key for a
 ``verificationMethod`` is the caller's business.
@@ -61,6 +68,8 @@ _DEFINES_PROOF = (
     "https://www.w3.org/ns/credentials/v2",
 )
 _MAX_PROOFS = 8
+# A Linked Data Signature (RsaSignature2017), added after the proof: not covered by it.
+LD_SIGNATURE = "signature"
 
 
 class ProofError(ValueError):
@@ -149,10 +158,12 @@ def create_proof(
     """A new dict: ``document`` (any earlier ``proof`` replaced) with an ``eddsa-jcs-2022`` proof.
 
     The proof carries a copy of the document's ``@context`` (see the module docstring).
+    An LD ``signature`` already there is dropped: it would not match the document
+    with a proof, and verifiers remove it before checking the proof.
     """
     if not isinstance(private_key, Ed25519PrivateKey):
         raise TypeError("eddsa-jcs-2022 proofs need an Ed25519 private key")
-    unsecured = {k: copy.deepcopy(v) for k, v in document.items() if k != "proof"}
+    unsecured = {k: copy.deepcopy(v) for k, v in document.items() if k not in ("proof", LD_SIGNATURE)}
     proof: dict[str, Any] = {}
     if "@context" in unsecured:
         proof["@context"] = copy.deepcopy(unsecured["@context"])
@@ -248,7 +259,7 @@ def verify_proof(
         raise ProofError("purpose", f"the proof's purpose is {proof.get('proofPurpose')!r}, expected {purpose!r}")
 
     options = {k: v for k, v in proof.items() if k != "proofValue"}
-    unsecured = {k: v for k, v in document.items() if k != "proof"}
+    unsecured = {k: v for k, v in document.items() if k not in ("proof", LD_SIGNATURE)}
     if "@context" in options:
         if "@context" in unsecured and not _starts_with(unsecured["@context"], options["@context"]):
             raise ProofError("invalid", "the document's @context does not start with the proof's @context")
