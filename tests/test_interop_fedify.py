@@ -47,6 +47,7 @@ T = TypeVar("T")
 AP = {"Accept": "application/activity+json"}
 AS_PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 PROVENANCE_IRI = "https://fedisora.org/ns#provenance"
+IPTC_AI = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 TIMEOUT = 30.0
 
 
@@ -206,7 +207,8 @@ async def test_a_fedisora_account_follows_fedify_which_accepts(here: Instance, f
         return relationship if relationship["following"] and not relationship["requested"] else None
 
     await eventually("bob's follow of the Fedify actor to be accepted", accepted, fedify)
-    follow = next(e for e in await fedify.received() if e["type"] == "Follow" and e["actor"] == await actor_uri(here, "bob"))
+    bob = await actor_uri(here, "bob")
+    follow = next(e for e in await fedify.received() if e["type"] == "Follow" and e["actor"] == bob)
     assert follow["activityProof"] == {"verified": True}, follow
 
 
@@ -323,6 +325,10 @@ async def served(here: Instance, tmp_path_factory: pytest.TempPathFactory) -> di
         session.add(row)
         await session.commit()
     generated = await post(here, headers, "a generated video", media_ids=[generated_media["id"]])
+    note = (await here.client.get(generated["uri"], headers=AP)).json()  # type: ignore[union-attr]
+    assert {"type": "Label", "href": IPTC_AI, "name": "AI-generated"} in note["tag"], note["tag"]
+    subject = note["attachment"][0]["provenance"]["credentialSubject"]
+    assert subject["digitalSourceType"] == IPTC_AI and subject["generatedWith"]["model"] == "tiny-t2v", subject
     gone = await post(here, headers, "soon deleted")
     deleted = await here.client.delete(f"/api/v1/statuses/{gone['id']}", headers=headers)  # type: ignore[union-attr]
     assert deleted.status_code == 200, deleted.text
@@ -373,8 +379,8 @@ async def test_fedify_parses_what_we_serve(kind: str, served: dict[str, str], fe
     if kind in {"video-note", "generated-note"}:
         [document] = parsed["attachments"]
         assert document["class"] == "Document" and document["mediaType"] == "video/mp4"
-    if kind == "generated-note":
-        assert any(t["name"] == "AI-generated" for t in parsed["tags"]), parsed["tags"]
+    if kind == "text-note":
+        assert {"class": "Hashtag", "name": "#interop"} in parsed["tags"], parsed["tags"]
     if kind == "create":
         assert parsed["object"]["class"] == "Note"
     if kind == "outbox-page":
