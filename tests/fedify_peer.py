@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -142,6 +143,17 @@ class FedifyPeer:
     def log(self) -> str:
         self._log.flush()
         return self.log_path.read_text(errors="replace")
+
+    def complaints(self, limit: int = 20) -> str:
+        """The first line of each warning and error Fedify logged (its log records are long)."""
+        lines = self.log().splitlines()
+        picked = []
+        for number, line in enumerate(lines):
+            if re.match(r"\d\d:\d\d:\d\d\.\d+ (WRN|ERR|FTL) ", line):
+                if line.endswith(":") and number + 1 < len(lines):  # the error is on the next line
+                    line = f"{line} {lines[number + 1].strip()}"
+                picked.append(line[:400])
+        return "\n".join(picked[-limit:])
 
     def stop(self) -> None:
         if self.proc.poll() is None:

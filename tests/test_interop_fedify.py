@@ -45,7 +45,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
 T = TypeVar("T")
 AP = {"Accept": "application/activity+json"}
-AS_PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+AS = "https://www.w3.org/ns/activitystreams#"
 PROVENANCE_IRI = "https://fedisora.org/ns#provenance"
 IPTC_AI = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 TIMEOUT = 30.0
@@ -103,16 +103,23 @@ async def here(tmp_path_factory: pytest.TempPathFactory, fedify: FedifyPeer) -> 
 
 
 async def eventually(what: str, probe: Callable[[], Awaitable[T | None]], fedify: FedifyPeer) -> T:
+    """Poll ``probe`` until it answers; fail at once when Fedify's inbox refuses a delivery
+    meanwhile (fedisora takes a 4xx as final and will not send it again)."""
     deadline = time.monotonic() + TIMEOUT
+    seen = len(await fedify.refused())
     last: Any = None
     while time.monotonic() < deadline:
         last = await probe()
         if last:
             return last
+        new = [r for r in (await fedify.refused())[seen:] if r["stage"] == "inbox" and 400 <= r["status"] < 500]
+        if new:
+            pytest.fail(f"Fedify's inbox refused a delivery while waiting for {what}: {new!r}\n"
+                        f"--- Fedify's complaints ---\n{fedify.complaints()}")
         await asyncio.sleep(0.2)
     refused = await fedify.refused()
     pytest.fail(f"timed out after {TIMEOUT:.0f}s waiting for {what} (last: {last!r})\n"
-                f"Fedify refused: {refused!r}\n--- Fedify log ---\n{fedify.log()[-4000:]}")
+                f"Fedify refused: {refused!r}\n--- Fedify's complaints ---\n{fedify.complaints()}")
 
 
 async def actor_uri(here: Instance, username: str) -> str:
@@ -246,9 +253,7 @@ async def test_a_fedisora_video_post_reaches_fedify_parsed_and_verified(
     # The delivered copy defines ``provenance`` as the Note served at its id does.
     assert entry["raw"]["object"]["attachment"][0]["provenance"]["type"][0] == "VerifiableCredential"
     [expanded] = entry["rawExpanded"]
-    [attachment] = expanded["https://www.w3.org/ns/activitystreams#object"][0][
-        "https://www.w3.org/ns/activitystreams#attachment"
-    ]
+    [attachment] = expanded[AS + "object"][0][AS + "attachment"]
     assert PROVENANCE_IRI in attachment, sorted(attachment)
 
     # An edit goes out as an Update, which Fedify parses and verifies too.
@@ -383,5 +388,12 @@ async def test_fedify_parses_what_we_serve(kind: str, served: dict[str, str], fe
         assert {"class": "Hashtag", "name": "#interop"} in parsed["tags"], parsed["tags"]
     if kind == "create":
         assert parsed["object"]["class"] == "Note"
+    if kind in {"video-note", "generated-note", "create"}:
+        # Every copy defines ``provenance`` (the Document's credential) in its context.
+        [node] = result["expanded"]
+        if kind == "create":
+            [node] = node[AS + "object"]
+        [attachment] = node[AS + "attachment"]
+        assert PROVENANCE_IRI in attachment, sorted(attachment)
     if kind == "outbox-page":
         assert parsed["orderedItems"] and set(parsed["orderedItems"]) <= {"Create", "Announce"}, parsed

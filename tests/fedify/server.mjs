@@ -47,6 +47,7 @@ import {
   Object as APObject,
   Person,
   PUBLIC_COLLECTION,
+  Update,
 } from "@fedify/vocab";
 import jsonld from "jsonld";
 
@@ -124,7 +125,8 @@ federation
       assertionMethods: keys.map((k) => k.multikey),
     });
   })
-  .setKeyPairsDispatcher((_ctx, identifier) => (identifier === ME ? keyPairs : []));
+  .setKeyPairsDispatcher((_ctx, identifier) => (identifier === ME ? keyPairs : []))
+  .mapHandle((_ctx, username) => (username === ME ? ME : null));
 
 federation.setFollowersDispatcher("/users/{identifier}/followers", () => ({ items: [] }));
 
@@ -193,8 +195,8 @@ async function record(ctx, activity) {
       entry.rawExpandError = `${error.name}: ${error.message}`;
     }
   }
-  if (activity instanceof Activity && activity.objectId) {
-    entry.objectId = activity.objectId.href;
+  if (activity.objectId) entry.objectId = activity.objectId.href;
+  if ((activity instanceof Create || activity instanceof Update) && activity.objectId) {
     try {
       const object = await activity.getObject(loaders);
       entry.object = object ? await describe(object) : null;
@@ -334,7 +336,7 @@ async function control(request, path) {
       const out = { url: body.url, status: fetched.status, type: document.type ?? null };
       try {
         const expanded = await jsonld.expand(document, { documentLoader });
-        out.expanded = true;
+        out.expanded = expanded;
         await jsonld.compact(expanded, document["@context"], { documentLoader });
         out.compacted = true;
       } catch (error) {
