@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -168,9 +169,10 @@ async def upload_video(here: Instance, headers: dict[str, str], tmp: Path) -> di
 
 
 def assert_fedify_verified(entry: dict[str, Any]) -> None:
-    """Fedify's ``verifyObject`` accepted the activity as delivered, and its embedded object."""
+    """Fedify's ``verifyObject`` accepted the Create/Update as delivered, and the Note in it
+    (we sign both, each with its author's key)."""
     assert entry["activityProof"] == {"verified": True}, entry["activityProof"]
-    assert entry.get("objectProof", {"verified": True}) == {"verified": True}, entry.get("objectProof")
+    assert entry.get("objectProof") == {"verified": True}, entry.get("objectProof")
     assert "rawExpandError" not in entry, entry["rawExpandError"]
 
 
@@ -232,6 +234,11 @@ async def test_a_fedisora_text_post_reaches_fedify_with_its_proofs(here: Instanc
     assert entry["object"]["class"] == "Note"
     assert "plain text" in entry["object"]["content"]
     assert_fedify_verified(entry)
+    # The same check refuses a copy changed on the way.
+    tampered = copy.deepcopy(entry["raw"])
+    tampered["object"]["content"] = tampered["object"]["content"].replace("plain text", "changed text")
+    assert await fedify.call("verify", {"document": entry["raw"]}) == {"verified": True}
+    assert await fedify.call("verify", {"document": tampered}) == {"verified": False}
 
 
 async def test_a_fedisora_video_post_reaches_fedify_parsed_and_verified(

@@ -11,6 +11,7 @@
 //   POST /_test/follow   {target}          Follow target (an actor URI), sent at once
 //   POST /_test/note     {to, content}     a signed Note (proof) in a Create, sent to `to`
 //   POST /_test/rfc9421  {to, content}     a Create(Note) POSTed by hand, RFC 9421-signed
+//   POST /_test/verify   {document}        verifyObject(Activity, document)
 //   POST /_test/parse    {url, vocabulary}  fetch url; expand and compact it with jsonld.js, and
 //                                          (vocabulary) parse it with Fedify's ActivityStreams classes
 //
@@ -329,6 +330,9 @@ async function control(request, path) {
       const response = await fetch(signed);
       return json(200, { status: response.status, body: await response.text(), headers, note: note.id.href });
     }
+    case "/_test/verify":
+      // Fedify's verifyObject on a document the test hands over (e.g. a tampered copy).
+      return json(200, await verifyRaw(Activity, body.document));
     case "/_test/parse": {
       // A plain GET (a Tombstone comes with 410, which Fedify's document loader refuses).
       const fetched = await fetch(body.url, { headers: { Accept: "application/activity+json" } });
