@@ -60,11 +60,16 @@ __all__ = [
 PROOF_TYPE = "DataIntegrityProof"
 CRYPTOSUITE = "eddsa-jcs-2022"
 DATA_INTEGRITY_V1 = "https://w3id.org/security/data-integrity/v1"
-# Contexts that already define DataIntegrityProof (adding v1 beside the VC 2.0
-# context would redefine its protected terms, an error for JSON-LD processors).
+DATA_INTEGRITY_V2 = "https://w3id.org/security/data-integrity/v2"
+# Contexts that already define DataIntegrityProof.  v2 is the one we add: its
+# protected terms are those of the VC 2.0 context, so a document that embeds a
+# credential (a Note's media provenance, an actor's attestations) or is embedded
+# in one stays valid JSON-LD; v1 protects the same terms with other definitions,
+# and a processor refuses a document that has both ("tried to redefine a
+# protected term").
 _DEFINES_PROOF = (
+    DATA_INTEGRITY_V2,
     DATA_INTEGRITY_V1,
-    "https://w3id.org/security/data-integrity/v2",
     "https://www.w3.org/ns/credentials/v2",
 )
 _MAX_PROOFS = 8
@@ -185,10 +190,10 @@ def with_proof_context(document: Mapping[str, Any]) -> dict[str, Any]:
     """A new dict: ``document`` whose ``@context`` defines ``DataIntegrityProof``.
 
     FEP-8b32 asks for the data-integrity context on documents that carry a
-    proof, so that JSON-LD processors know what ``proof`` means.  The v1
-    context is appended when no context there defines the proof already; a
-    document without ``@context`` (an object embedded in another) is returned
-    as it is.
+    proof, so that JSON-LD processors know what ``proof`` means.  The v2
+    context is appended when no context there defines the proof already (v2,
+    not v1: see ``_DEFINES_PROOF``); a document without ``@context`` (an object
+    embedded in another) is returned as it is.
     """
     result = dict(document)
     context = result.get("@context")
@@ -196,7 +201,7 @@ def with_proof_context(document: Mapping[str, Any]) -> dict[str, Any]:
         return result
     entries = list(context) if isinstance(context, list) else [context]
     if not any(isinstance(entry, str) and entry in _DEFINES_PROOF for entry in entries):
-        result["@context"] = [*entries, DATA_INTEGRITY_V1]
+        result["@context"] = [*entries, DATA_INTEGRITY_V2]
     return result
 
 

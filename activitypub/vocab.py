@@ -49,7 +49,9 @@ __all__ = [
 
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 SECURITY_CONTEXT = "https://w3id.org/security/v1"
-DATA_INTEGRITY_CONTEXT = "https://w3id.org/security/data-integrity/v1"
+# v2, the data-integrity context whose terms match the VC 2.0 context's (see
+# activitypub.integrity): actors carry credentials, and v1 beside them is an error.
+DATA_INTEGRITY_CONTEXT = "https://w3id.org/security/data-integrity/v2"
 MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1"
 
 _TOOT = "http://joinmastodon.org/ns#"
@@ -161,7 +163,7 @@ def actor_document(
     id: str,
     type: str,
     preferred_username: str,
-    name: str,
+    name: str | None,
     summary_html: str,
     url: str,
     inbox: str,
@@ -191,6 +193,10 @@ def actor_document(
     ``attachments`` are profile fields ``(name, value_html)``; ``assertion_keys``
     are FEP-521a keys ``(key_id, publicKeyMultibase)`` (or mappings with
     ``id``/``multibase``), published as ``Multikey`` under ``assertionMethod``.
+    A blank ``name`` (no display name) is left out rather than sent as ``""``:
+    every server falls back to ``preferredUsername`` for an actor without a
+    ``name``, while ``name || preferredUsername`` in Ruby or Elixir (where
+    ``""`` is a value) keeps the empty one.
     """
     doc: dict[str, Any] = {
         "@context": _copy_context(MASTODON_CONTEXT),
@@ -207,7 +213,7 @@ def actor_document(
     doc.update(
         {
             "preferredUsername": preferred_username,
-            "name": name,
+            **({"name": name} if name and name.strip() else {}),
             "summary": summary_html,
             "url": url,
             "manuallyApprovesFollowers": manually_approves_followers,
@@ -389,6 +395,14 @@ def _activity(
     return doc
 
 
+def _context_of(object: Mapping[str, Any], default: list[Any]) -> list[Any] | Any:
+    """The ``@context`` an activity wrapping ``object`` carries: the object's own, when it
+    has one, so the embedded copy means what the object served alone means (its terms,
+    such as ``provenance``, stay defined); ``default`` otherwise."""
+    context = object.get("@context")
+    return context if context is not None else default
+
+
 def create(
     *,
     id: str,
@@ -398,7 +412,8 @@ def create(
     cc: Sequence[str] | None = None,
     published: datetime | str | None = None,
 ) -> dict[str, Any]:
-    """``Create``; ``to``/``cc``/``published`` default to the object's, as Mastodon copies them."""
+    """``Create``; ``to``/``cc``/``published`` default to the object's, as Mastodon copies them,
+    and the ``@context`` is the object's (see :func:`_context_of`)."""
     return _activity(
         "Create",
         id=id,
@@ -407,7 +422,7 @@ def create(
         to=list(to) if to is not None else list(object.get("to", [])),
         cc=list(cc) if cc is not None else list(object.get("cc", [])),
         published=published if published is not None else object.get("published"),
-        context=ACTIVITY_CONTEXT,
+        context=_context_of(object, ACTIVITY_CONTEXT),
     )
 
 
@@ -420,12 +435,14 @@ def update(
     cc: Sequence[str] | None = None,
     published: datetime | str | None = None,
 ) -> dict[str, Any]:
-    """``Update`` of a note (addressed like it) or of the actor itself (to Public)."""
+    """``Update`` of a note (addressed like it) or of the actor itself (to Public); the
+    ``@context`` is the object's (see :func:`_context_of`)."""
     if to is None:
         to = list(object.get("to", [])) or ["https://www.w3.org/ns/activitystreams#Public"]
     if cc is None:
         cc = list(object.get("cc", []))
-    context = MASTODON_CONTEXT if object.get("type") not in ("Note", "Question") else ACTIVITY_CONTEXT
+    default = MASTODON_CONTEXT if object.get("type") not in ("Note", "Question") else ACTIVITY_CONTEXT
+    context = _context_of(object, default)
     return _activity("Update", id=id, actor=actor, object=object, to=to, cc=cc, published=published, context=context)
 
 

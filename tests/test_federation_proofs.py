@@ -72,7 +72,7 @@ async def test_local_and_instance_actors_publish_an_ed25519_multikey(world: Fedi
     alice = await a.create_account("alice")
     for uri in (alice.uri, "https://a.example/actor"):
         doc = await fetch_json(a, uri)
-        assert "https://w3id.org/security/data-integrity/v1" in doc["@context"]
+        assert "https://w3id.org/security/data-integrity/v2" in doc["@context"]
         assert "https://w3id.org/security/multikey/v1" in doc["@context"]
         [entry] = doc["assertionMethod"]
         assert entry == {

@@ -77,11 +77,20 @@ def test_actor_has_mastodons_keys_and_value_types() -> None:
     assert set(ours) - set(theirs) <= {"indexable", "icon", "image", "assertionMethod", "alsoKnownAs", "movedTo"}
 
 
+def test_an_actor_without_a_display_name_has_no_name() -> None:
+    """Peers show ``preferredUsername`` for an actor without ``name``; ``""`` some show as is."""
+    for blank in ("", "   ", None):
+        doc = our_actor(name=blank)
+        assert "name" not in doc and doc["preferredUsername"] == "alice"
+    assert our_actor(name="Alice")["name"] == "Alice"
+
+
 def test_actor_context_extends_mastodons() -> None:
     ours = our_actor()["@context"]
     theirs = mastodon_actor()["@context"]
     assert ours[:2] == theirs[:2] == ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"]
-    assert "https://w3id.org/security/data-integrity/v1" in ours
+    assert "https://w3id.org/security/data-integrity/v2" in ours  # v2: it sits beside VC 2.0 credentials
+    assert "https://w3id.org/security/data-integrity/v1" not in ours
     assert "https://w3id.org/security/multikey/v1" in ours
     terms = ours[-1]
     for term in ("manuallyApprovesFollowers", "toot", "featured", "featuredTags", "alsoKnownAs", "movedTo",

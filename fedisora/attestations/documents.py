@@ -9,10 +9,11 @@
   (:func:`provenance_for_media`), issued lazily and stored.
 
 JSON-LD: the VC 2.0 context and ``https://w3id.org/security/data-integrity/v1``
-both protect ``DataIntegrityProof`` with different definitions, so an actor
-carrying credentials swaps data-integrity ``v1`` for ``v2`` (identical to VC
-2.0's) in its ``@context``.  The VC 2.0 context is *not* added at the actor's
-top level: it would turn the actor's ``name`` into ``schema:name``.
+both protect ``DataIntegrityProof`` with different definitions, so everything
+we sign uses data-integrity ``v2`` (identical to VC 2.0's; see
+``activitypub.integrity``), and credentials can be embedded in any of it.  The
+VC 2.0 context is *not* added at the top level of the actor or the Note: it
+would turn the actor's ``name`` into ``schema:name``.
 """
 
 from __future__ import annotations
@@ -84,15 +85,12 @@ async def attestation_entries(session: AsyncSession, actor: Actor) -> list[dict[
 
 
 def add_attestations(document: dict[str, Any], entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Append ``entries`` to an actor document's ``attachment`` and make its ``@context``
-    compatible with the embedded VC 2.0 credentials (see the module doc).  In place."""
+    """Append ``entries`` to an actor document's ``attachment`` (in place).  Its ``@context``
+    must not carry data-integrity ``v1`` beside them (see the module doc): ours does not."""
     if not entries:
         return document
     attachment = document.setdefault("attachment", [])
     attachment.extend(dict(e) for e in entries)
-    context = document.get("@context")
-    if isinstance(context, list):
-        document["@context"] = [DATA_INTEGRITY_V2 if c == DATA_INTEGRITY_V1 else c for c in context]
     return document
 
 

@@ -140,7 +140,6 @@ async def publish_profile_update(session: AsyncSession, config: Config, actor: A
         cc=[actor.followers_uri or f"{actor.uri}/followers"],
         published=utcnow(),
     )
-    update["@context"] = document["@context"]  # credentials inside need data-integrity v2
     await publish(session, update, actor=actor, to_followers=True)
 
 
