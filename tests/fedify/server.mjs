@@ -178,10 +178,6 @@ async function describe(object) {
     out.items = [];
     for await (const item of object.getItems(loaders)) out.items.push(item.constructor.name);
   }
-  if (typeof object.getOrderedItems === "function") {
-    out.orderedItems = [];
-    for await (const item of object.getOrderedItems(loaders)) out.orderedItems.push(item.constructor.name);
-  }
   return out;
 }
 
