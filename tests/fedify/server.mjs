@@ -106,8 +106,14 @@ const loaders = { documentLoader, contextLoader: documentLoader };
 
 // ---- the actor ---------------------------------------------------------------------------
 
+// RSA for HTTP signatures (2048 bits: Fedify's default 4096 takes seconds to make), Ed25519
+// for FEP-8b32 proofs.
 const keyPairs = [
-  await generateCryptoKeyPair("RSASSA-PKCS1-v1_5"),
+  await crypto.subtle.generateKey(
+    { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+    true,
+    ["sign", "verify"],
+  ),
   await generateCryptoKeyPair("Ed25519"),
 ];
 
