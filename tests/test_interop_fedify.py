@@ -6,7 +6,7 @@ running), Fedify a ``createFederation`` server in a Node process.  Fedify is an
 independent JSON-LD processor (jsonld.js) and FEP-8b32 / RFC 9421 implementation:
 
 * follows both ways end in an Accept the other side honours;
-* text and video posts travel both ways, with the proofs checked on the receiving side
+* text and video posts travel both ways (an edit too), with the proofs checked on the receiving side
   (Fedify's ``verifyObject`` on what fedisora delivered, fedisora's verifier on Fedify's
   Note, which carries a proof and an LD ``signature``);
 * an RFC 9421-signed request from Fedify is accepted;
@@ -73,7 +73,7 @@ class _Server(uvicorn.Server):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def here(tmp_path_factory: pytest.TempPathFactory, fedify: FedifyPeer) -> AsyncIterator[Instance]:
-    """A dev instance serving over TCP on loopback, with alice and bob."""
+    """A dev instance serving over TCP on loopback, with alice, bob and carol."""
     directory = tmp_path_factory.mktemp("fedisora")
     port = free_port()
     domain = f"127.0.0.1:{port}"
@@ -284,7 +284,33 @@ async def test_a_fedify_note_with_a_proof_is_stored_and_shown(here: Instance, fe
     await shown_through_the_api(here, fedify, sent["note"], "hello from Fedify")
 
 
-async def shown_through_the_api(here: Instance, fedify: FedifyPeer, note_uri: str, text: str) -> None:
+async def test_a_fedify_video_note_is_stored_with_its_video(
+    here: Instance, fedify: FedifyPeer, tmp_path: Path
+) -> None:
+    clip = make_video(tmp_path / "fedify.mp4", seconds=0.5, width=160, height=96)
+    alice = await actor_uri(here, "alice")
+    sent = await fedify.call("note", {
+        "to": alice, "content": "<p>a video from Fedify</p>",
+        "video": {"path": str(clip), "description": "a square from Fedify", "width": 160, "height": 96},
+    })  # fmt: skip
+    status = await shown_through_the_api(here, fedify, sent["note"], "a video from Fedify")
+    [media] = status["media_attachments"]
+    assert media["type"] == "video" and media["description"] == "a square from Fedify", media
+    assert media["remote_url"].startswith(f"{fedify.origin}/media/"), media
+    headers = await auth(here, "alice")
+    assert here.client is not None
+
+    async def cached() -> dict[str, Any] | None:
+        shown = (await here.client.get(f"/api/v1/statuses/{status['id']}", headers=headers)).json()  # type: ignore[union-attr]
+        [item] = shown["media_attachments"]
+        return item if item["url"].startswith(here.base_url) else None
+
+    copy_ = await eventually("the video to be copied from Fedify", cached, fedify)
+    served = await here.client.get(copy_["url"])
+    assert served.status_code == 200 and served.content == clip.read_bytes()
+
+
+async def shown_through_the_api(here: Instance, fedify: FedifyPeer, note_uri: str, text: str) -> dict[str, Any]:
     headers = await auth(here, "alice")
     assert here.client is not None
 
@@ -297,6 +323,7 @@ async def shown_through_the_api(here: Instance, fedify: FedifyPeer, note_uri: st
     assert status["account"]["url"] or status["account"]["acct"].startswith("fedi@")
     shown = await here.client.get(f"/api/v1/statuses/{status['id']}", headers=headers)
     assert shown.status_code == 200 and text in shown.json()["content"], shown.text
+    return shown.json()  # type: ignore[no-any-return]
 
 
 async def test_an_rfc9421_signed_request_from_fedify_is_accepted(here: Instance, fedify: FedifyPeer) -> None:

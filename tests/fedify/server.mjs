@@ -9,7 +9,9 @@
 //   GET  /_test/received                   what the inbox accepted (see record())
 //   GET  /_test/refused                    inbox requests Fedify answered with 4xx/5xx
 //   POST /_test/follow   {target}          Follow target (an actor URI), sent at once
-//   POST /_test/note     {to, content}     a signed Note (proof) in a Create, sent to `to`
+//   POST /_test/note     {to, content, video?}  a signed Note (proof) in a Create, sent to
+//                                          `to`; video {path, description, width, height}
+//                                          attaches that file as a Document (served here)
 //   POST /_test/rfc9421  {to, content}     a Create(Note) POSTed by hand, RFC 9421-signed
 //   POST /_test/verify   {document}        verifyObject(Activity, document)
 //   POST /_test/parse    {url, vocabulary}  fetch url; expand and compact it with jsonld.js, and
@@ -42,6 +44,7 @@ import {
   Accept,
   Activity,
   Create,
+  Document,
   Endpoints,
   Follow,
   Note,
@@ -251,8 +254,23 @@ async function lookupActor(ctx, uri) {
   return actor;
 }
 
-async function makeNote(ctx, to, content) {
+const files = new Map(); // /media/<name> -> {bytes, type}
+
+async function makeNote(ctx, to, content, video) {
   const id = randomUUID();
+  const attachments = [];
+  if (video) {
+    // A video post as Fedify-based servers make one: a Note with a Document.
+    const name = `${id}.mp4`;
+    files.set(`/media/${name}`, { bytes: readFileSync(video.path), type: "video/mp4" });
+    attachments.push(new Document({
+      mediaType: "video/mp4",
+      url: new URL(`${ORIGIN}/media/${name}`),
+      name: video.description,
+      width: video.width,
+      height: video.height,
+    }));
+  }
   const note = new Note({
     id: new URL(`${ORIGIN}/notes/${id}`),
     attribution: ctx.getActorUri(ME),
@@ -260,6 +278,7 @@ async function makeNote(ctx, to, content) {
     published: Temporal.Now.instant(),
     tos: [PUBLIC_COLLECTION],
     ccs: [ctx.getFollowersUri(ME), new URL(to)],
+    attachments,
   });
   const [, ed25519] = await ctx.getActorKeyPairs(ME);
   const signed = await signObject(note, ed25519.privateKey, ed25519.keyId, loaders);
@@ -300,7 +319,7 @@ async function control(request, path) {
     }
     case "/_test/note": {
       const target = await lookupActor(ctx, body.to);
-      const note = await makeNote(ctx, body.to, body.content);
+      const note = await makeNote(ctx, body.to, body.content, body.video);
       const create = createFor(ctx, note);
       await ctx.sendActivity({ identifier: ME }, target, create, { immediate: true });
       return json(200, { note: note.id.href, create: create.id.href });
@@ -379,6 +398,12 @@ async function handle(request) {
     } catch (error) {
       return json(500, { error: String(error), stack: error.stack });
     }
+  }
+  const file = files.get(url.pathname);
+  if (file && (request.method === "GET" || request.method === "HEAD")) {
+    return new Response(request.method === "GET" ? file.bytes : null, {
+      headers: { "Content-Type": file.type, "Content-Length": String(file.bytes.length) },
+    });
   }
   let forward = request;
   if (request.method === "POST") {
