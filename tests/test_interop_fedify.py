@@ -36,6 +36,7 @@ from fedisora.app import create_app
 from fedisora.attestations import service
 from fedisora.db.migrate import upgrade
 from fedisora.db.models import Actor, MediaAttachment
+from fedisora.federation.proofs import verify_document
 from instance_config import parse_config, render_config
 from tests.fedify_peer import FedifyPeer, install
 from tests.federation import Instance, token_for
@@ -281,7 +282,26 @@ async def test_a_fedisora_video_post_reaches_fedify_parsed_and_verified(
 async def test_a_fedify_note_with_a_proof_is_stored_and_shown(here: Instance, fedify: FedifyPeer) -> None:
     alice = await actor_uri(here, "alice")
     sent = await fedify.call("note", {"to": alice, "content": "<p>hello from Fedify</p>"})
-    await shown_through_the_api(here, fedify, sent["note"], "hello from Fedify")
+    status = await shown_through_the_api(here, fedify, sent["note"], "hello from Fedify")
+    # Our verifier accepts the Note's proof (made by Fedify's signObject), and the client API
+    # shows the post as verified, not tampered.
+    async with httpx.AsyncClient() as client:
+        note = (await client.get(sent["note"], headers=AP)).json()
+    assert note["proof"]["cryptosuite"] == "eddsa-jcs-2022"
+    async with here.state.sessions() as session:
+        assert await verify_document(here.state, session, note, expected_controller=fedify.actor) == fedify.actor
+    await shown_verified(here, fedify, status["id"])
+
+
+async def shown_verified(here: Instance, fedify: FedifyPeer, status_id: str) -> None:
+    headers = await auth(here, "alice")
+
+    async def checked() -> dict[str, Any] | None:
+        shown = (await here.client.get(f"/api/v1/statuses/{status_id}", headers=headers)).json()  # type: ignore[union-attr]
+        return shown.get("fedisora", {}).get("verification", {}).get("proof")
+
+    proof = await eventually("the post's proof to be checked", checked, fedify)
+    assert proof["status"] == "verified" and proof["kind"] == "object-proof", proof
 
 
 async def test_a_fedify_video_note_is_stored_with_its_video(
@@ -308,6 +328,7 @@ async def test_a_fedify_video_note_is_stored_with_its_video(
     copy_ = await eventually("the video to be copied from Fedify", cached, fedify)
     served = await here.client.get(copy_["url"])
     assert served.status_code == 200 and served.content == clip.read_bytes()
+    await shown_verified(here, fedify, status["id"])
 
 
 async def shown_through_the_api(here: Instance, fedify: FedifyPeer, note_uri: str, text: str) -> dict[str, Any]:

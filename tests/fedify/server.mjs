@@ -13,7 +13,7 @@
 //                                          `to`; video {path, description, width, height}
 //                                          attaches that file as a Document (served here)
 //   POST /_test/rfc9421  {to, content}     a Create(Note) POSTed by hand, RFC 9421-signed
-//   POST /_test/verify   {document}        verifyObject(Activity, document)
+//   POST /_test/verify   {document}        verifyObject(Note or Activity, document)
 //   POST /_test/parse    {url, vocabulary}  fetch url; expand and compact it with jsonld.js, and
 //                                          (vocabulary) parse it with Fedify's ActivityStreams classes
 //
@@ -281,7 +281,7 @@ async function makeNote(ctx, to, content, video) {
     attachments,
   });
   const [, ed25519] = await ctx.getActorKeyPairs(ME);
-  const signed = await signObject(note, ed25519.privateKey, ed25519.keyId, loaders);
+  const signed = await signObject(note, ed25519.privateKey, ed25519.multikey.id, loaders);
   notes.set(id, signed);
   return signed;
 }
@@ -353,7 +353,7 @@ async function control(request, path) {
     }
     case "/_test/verify":
       // Fedify's verifyObject on a document the test hands over (e.g. a tampered copy).
-      return json(200, await verifyRaw(Activity, body.document));
+      return json(200, await verifyRaw(body.document.type === "Note" ? Note : Activity, body.document));
     case "/_test/parse": {
       // A plain GET (a Tombstone comes with 410, which Fedify's document loader refuses).
       const fetched = await fetch(body.url, { headers: { Accept: "application/activity+json" } });
