@@ -241,6 +241,33 @@ async def test_mastodon_note_with_image(a: Instance, peers: Peers) -> None:
     assert media.file_path is None  # remote media is not copied
 
 
+async def test_link_attachments_are_not_media(a: Instance, peers: Peers) -> None:
+    """A Link to a web page, or a Document of a page or a file that is not video, image or
+    audio, is not media: Mastodon skips a Link (its parser reads ``url``, a Link has ``href``);
+    we skip both rather than make media of type ``unknown`` that clients show as a broken file.
+    A Link to an image (Lemmy's image posts) stays an image."""
+    peers.serve(mastodon_admin())
+    # Adapted: the fixture's image plus link-only attachments as Lemmy and others send them.
+    activity = fixture("mastodon-create-note-with-attachment.json", "mastodon.example.org")
+    image = activity["object"]["attachment"][0]
+    activity["object"]["attachment"] = [
+        {"type": "Link", "href": "https://news.example/2026/article"},
+        {"type": "Link", "href": "https://news.example/a.html", "mediaType": "text/html; charset=utf-8"},
+        {"type": "Document", "mediaType": "text/html", "url": "https://news.example/page"},
+        {"type": "Document", "mediaType": "application/pdf", "url": "https://news.example/paper.pdf"},
+        {"type": "Link", "href": "https://lemmy.example/pictrs/image/cat.jpeg"},
+        image,
+    ]
+    await peers.deliver(activity)
+    await processed(a, activity)
+    note = await status(a, activity["object"]["id"])
+    media = await media_of(a, note.id)
+    assert [(m.media_type, m.remote_url) for m in media] == [
+        ("image", "https://lemmy.example/pictrs/image/cat.jpeg"),
+        ("image", image["url"]),
+    ]
+
+
 async def test_mastodon_4_direct_note_with_image(a: Instance, peers: Peers) -> None:
     # Adapted: the direct recipient (a bot on another server) is pointed at local alice.
     activity = replaced(

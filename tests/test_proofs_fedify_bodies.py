@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from sqlmodel import select
 
@@ -51,12 +52,9 @@ def test_the_proof_of_a_body_with_an_ld_signature_verifies_without_it() -> None:
         # the proof does not cover the LD signature, but it still covers everything else
         changed = copy.deepcopy(body)
         changed["object"]["content"] = "<p>not what fred wrote</p>"
-        try:
+        with pytest.raises(ProofError) as caught:
             verify_proof(changed, public)
-        except ProofError as exc:
-            assert exc.code == "invalid"
-        else:
-            raise AssertionError(f"{name}: a changed body verified")
+        assert caught.value.code == "invalid", name
 
 
 async def test_a_fedify_create_with_an_ld_signature_is_accepted_and_stored(world: Fediverse) -> None:
@@ -100,3 +98,22 @@ async def test_an_embedded_note_whose_proof_fails_is_fetched_from_its_origin(wor
     response = await deliver(a, gone)
     assert response.status_code == 401 and "object's proof" in response.json()["error"]
     assert await stored(a, f"{ACTOR}/posts/3") is None
+
+
+def test_our_proofs_follow_the_same_order() -> None:
+    """A proof we make leaves a stale LD signature out (it would no longer match), and an
+    LD signature added after our proof, as FEP-8b32 orders them, does not break it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from activitypub.integrity import create_proof
+
+    key = Ed25519PrivateKey.generate()
+    document = {"@context": "https://www.w3.org/ns/activitystreams", "id": "https://a.example/n/1", "type": "Note",
+                "content": "hi", "signature": {"type": "RsaSignature2017", "signatureValue": "stale"}}  # fmt: skip
+    signed = create_proof(document, key, "https://a.example/users/alice#ed25519-key")
+    assert "signature" not in signed
+    resigned = {**signed, "signature": {"type": "RsaSignature2017", "signatureValue": "new"}}
+    assert verify_proof(resigned, key.public_key())
+    with pytest.raises(ProofError) as caught:
+        verify_proof({**resigned, "content": "bye"}, key.public_key())
+    assert caught.value.code == "invalid"

@@ -249,9 +249,11 @@ def _media_from(item: dict[str, Any], *, fallback_description: str | None, thumb
     if not url:
         return None
     item_mime = _mime_of(item)
-    if item_mime and item_mime.startswith("text/"):
+    if item_mime and item_mime.startswith("text/") and has_type(item, "Video"):
         item_mime = None  # PeerTube: the Video's own mediaType is its description's
     mime = _mime_of(chosen) or item_mime or _guess_mime(url)
+    if _media_type(mime, item) == MediaType.UNKNOWN.value:
+        return None  # a link to a web page, or a file that is not video, image or audio: not media
     width = _side(chosen.get("width")) or _side(item.get("width"))
     height = _side(chosen.get("height")) or _side(item.get("height"))
     meta: dict[str, Any] = {}
@@ -283,7 +285,10 @@ def _media_from(item: dict[str, Any], *, fallback_description: str | None, thumb
 def remote_attachments(obj: dict[str, Any]) -> list[dict[str, Any]]:
     """The media of a remote post, as MediaAttachment fields.
 
-    ``attachment`` entries (Mastodon, GoToSocial, Pixelfed, Misskey, Loops…);
+    ``attachment`` entries (Mastodon, GoToSocial, Pixelfed, Misskey, Loops…)
+    that are video, image or audio by their ``mediaType``, their URL's file
+    extension or their type (``Image``…); a ``Link`` to a web page or a
+    ``Document`` of another file type (``text/html``, PDF) is not media;
     for a PeerTube ``Video`` without them, the video itself (its best ``url``,
     ``duration``, largest ``icon``, ``name`` as the description).  A post-level
     ``icon``/``preview`` is the thumbnail of a single video attachment.
