@@ -46,7 +46,7 @@ def unavailable(reason: str) -> None:
     pytest.skip(f"Fedify interop tests need Node.js {NODE_MAJOR}+ with npm: {reason}")
 
 
-def _node() -> str:
+def _node() -> tuple[str, str]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         unavailable("`node` and `npm` are not both on PATH")
@@ -58,7 +58,7 @@ def _node() -> str:
         major = 0
     if major < NODE_MAJOR:
         unavailable(f"`node --version` says {version!r}")
-    return node
+    return node, npm
 
 
 def cache_root() -> Path:
@@ -68,7 +68,7 @@ def cache_root() -> Path:
 
 def install() -> tuple[str, Path]:
     """``(node, directory with node_modules)``: the pinned packages, installed once."""
-    node = _node()
+    node, npm = _node()
     lock = (SOURCE / "package.json").read_bytes() + (SOURCE / "package-lock.json").read_bytes()
     target = cache_root() / hashlib.sha256(lock).hexdigest()[:16]
     if not (target / "node_modules" / ".package-lock.json").is_file():
@@ -76,13 +76,17 @@ def install() -> tuple[str, Path]:
         staging = Path(tempfile.mkdtemp(prefix="install-", dir=target.parent))
         for name in ("package.json", "package-lock.json"):
             shutil.copy(SOURCE / name, staging / name)
-        done = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=staging, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, env=clean_env(),
-        )
-        if done.returncode != 0:
+        try:
+            done = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=staging, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, env=clean_env(),
+            )
+            failure = f"exit {done.returncode}: {done.stderr.strip()[-800:]}" if done.returncode else None
+        except subprocess.TimeoutExpired:
+            failure = f"no answer within {INSTALL_TIMEOUT:.0f}s"
+        if failure is not None:
             shutil.rmtree(staging, ignore_errors=True)
-            unavailable(f"`npm ci` failed (exit {done.returncode}): {done.stderr.strip()[-800:]}")
+            unavailable(f"`npm ci` in {staging} failed ({failure})")
         try:
             staging.rename(target)  # atomic; another run may have won the race
         except OSError:
@@ -124,7 +128,11 @@ class FedifyPeer:
             env=clean_env({"PORT": str(self.port), "CONTEXTS": str(_contexts_file(workdir))}),
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
         )
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -141,7 +149,8 @@ class FedifyPeer:
         raise AssertionError(f"the Fedify server did not start within {timeout:.0f}s\n{self.log()}")
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def complaints(self, limit: int = 20) -> str:
