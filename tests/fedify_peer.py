@@ -153,9 +153,10 @@ class FedifyPeer:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
 
-    def complaints(self, limit: int = 20) -> str:
-        """The first line of each warning and error Fedify logged (its log records are long)."""
-        lines = self.log().splitlines()
+    def complaints(self, since: int = 0, limit: int = 20) -> str:
+        """The first line of each warning and error Fedify logged after the first ``since``
+        characters of its log (its log records are long)."""
+        lines = self.log()[since:].splitlines()
         picked = []
         for number, line in enumerate(lines):
             if re.match(r"\d\d:\d\d:\d\d\.\d+ (WRN|ERR|FTL) ", line):

@@ -109,6 +109,7 @@ async def eventually(what: str, probe: Callable[[], Awaitable[T | None]], fedify
     meanwhile (fedisora takes a 4xx as final and will not send it again)."""
     deadline = time.monotonic() + TIMEOUT
     seen = len(await fedify.refused())
+    logged = len(fedify.log())
     last: Any = None
     while time.monotonic() < deadline:
         last = await probe()
@@ -117,11 +118,11 @@ async def eventually(what: str, probe: Callable[[], Awaitable[T | None]], fedify
         new = [r for r in (await fedify.refused())[seen:] if r["stage"] == "inbox" and 400 <= r["status"] < 500]
         if new:
             pytest.fail(f"Fedify's inbox refused a delivery while waiting for {what}: {new!r}\n"
-                        f"--- Fedify's complaints ---\n{fedify.complaints()}")
+                        f"--- Fedify's complaints ---\n{fedify.complaints(logged)}")
         await asyncio.sleep(0.2)
     refused = await fedify.refused()
     pytest.fail(f"timed out after {TIMEOUT:.0f}s waiting for {what} (last: {last!r})\n"
-                f"Fedify refused: {refused!r}\n--- Fedify's complaints ---\n{fedify.complaints()}")
+                f"Fedify refused: {refused!r}\n--- Fedify's complaints ---\n{fedify.complaints(logged)}")
 
 
 async def actor_uri(here: Instance, username: str) -> str:
