@@ -26,6 +26,10 @@ Interoperability choices (see docs/FEDERATION.md, "Object integrity proofs"):
   compatibility") has the proof made first and the LD signature added after,
   and says verifiers MUST remove it, as Fedify and Mitra do.  Fedify sends
   every activity so.  The proof still covers everything else.
+* A document whose proof fails as given is also checked in the equivalent forms
+  Fedify signs the objects it serves in (``as:Public`` written out, a lone
+  ``attachment`` as a list; :mod:`activitypub.wire_forms`), as Fedify's own
+  verifier does, when its contexts cannot make those forms mean anything else.
 
 This module is pure: no network, no database.  Finding the public key for a
 ``verificationMethod`` is the caller's business.
@@ -44,6 +48,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .keys import base58btc_decode, base58btc_encode
+from .wire_forms import fedify_forms
 
 __all__ = [
     "CRYPTOSUITE",
@@ -279,4 +284,12 @@ def verify_proof(
         except InvalidSignature:
             continue
         return dict(proof)
+    # Only then the equivalent forms Fedify signs its served objects in (see wire_forms).
+    for form in fedify_forms(unsecured):
+        for candidate in candidates:
+            try:
+                public_key.verify(signature, _hash_data(candidate, form))
+            except InvalidSignature:
+                continue
+            return dict(proof)
     raise ProofError("invalid", "the proof's signature does not match the document")
