@@ -112,7 +112,8 @@ async def authenticate(
         try:
             assert key.public_key_pem is not None
             verify_signature(
-                parsed, key.public_key_pem, body, max_age=fed.signature_max_age, max_future=fed.signature_max_future
+                parsed, key.public_key_pem, body, max_age=fed.signature_max_age, max_future=fed.signature_max_future,
+                origin=state.config.base_url,
             )
             break
         except SignatureError as exc:
