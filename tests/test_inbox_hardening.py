@@ -8,18 +8,30 @@ store it once; a database that stays locked answers 503 with ``Retry-After``.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpsig
 import httpx
+import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from http_message_signatures import HTTPMessageSigner, MappingKeyResolver
 from http_message_signatures.algorithms import RSA_V1_5_SHA256
+from sqlmodel import select
 
+from activitypub import keys as keygen
+from activitypub import vocab
 from activitypub.signatures import digest_header, http_date
-from tests.federation import Instance
-from tests.test_inbox import A_INBOX, a, assert_refused, b, client, counts, follow_of_alice, signer  # noqa: F401
+from fedisora.db.models import Activity, Actor, Key
+from fedisora.federation.remote import ensure_domain
+from tests.federation import Fediverse, Instance
+from tests.test_inbox import (  # noqa: F401 (a and b are fixtures)
+    A_INBOX, Peer, a, assert_refused, b, client, counts, follow_of_alice, post, signer,
+)
 
 OTHER_INBOX = "https://other.example/inbox"
 
@@ -59,3 +71,49 @@ async def test_rfc9421_signature_for_another_authority_is_refused(a: Instance, b
     before = await counts(a)
     response = await client(a).post(A_INBOX, content=body, headers=dict(request.headers))
     await assert_refused(a, response, 401, before, "@target-uri and @authority taken from the URL it was received at")
+
+
+# --- item 9: first contact, many times at once -------------------------------------------
+
+
+@pytest.fixture
+async def fresh(tmp_path: Path, migrated_url: str) -> AsyncIterator[tuple[Fediverse, Instance]]:
+    """``a.example`` (with alice) on SQLite and PostgreSQL, in a fediverse where tests add static peers."""
+    world = Fediverse(tmp_path)
+    try:
+        instance = await world.add("a.example", migrated_url)
+        await instance.create_account("alice")
+        yield world, instance
+    finally:
+        await world.close()
+
+
+def static_actor(world: Fediverse, host: str, name: str) -> Peer:
+    """A remote actor we have never seen, served by a static peer, with its own RSA key."""
+    pair = keygen.generate_rsa()
+    uri = f"https://{host}/users/{name}"
+    key = {"id": f"{uri}#main-key", "owner": uri, "publicKeyPem": pair.public_pem}
+    world.add_documents(host, {uri: {
+        "@context": [vocab.AS_CONTEXT, vocab.SECURITY_CONTEXT], "id": uri, "type": "Person",
+        "preferredUsername": name, "inbox": f"{uri}/inbox", "outbox": f"{uri}/outbox",
+        "followers": f"{uri}/followers", "publicKey": key,
+    }})
+    return Peer(uri, key["id"], pair.private_pem)
+
+
+async def test_concurrent_first_contact_stores_the_actor_once(fresh: tuple[Fediverse, Instance]) -> None:
+    world, a = fresh
+    carol = static_actor(world, "c.example", "carol")
+    async with a.state.sessions() as session:  # c.example is known (another of its actors is); carol is not
+        await ensure_domain(session, "c.example")
+        await session.commit()
+    likes = [vocab.like(id=f"{carol.uri}#likes/{n}", actor=carol.uri, object=f"https://a.example/x/{n}") for n in range(30)]
+    responses = await asyncio.gather(*(post(a, carol, like) for like in likes))
+    assert [r.status_code for r in responses] == [202] * 30, [r.text for r in responses if r.status_code != 202]
+    async with a.state.sessions() as session:
+        actors = (await session.exec(select(Actor).where(Actor.uri == carol.uri))).all()
+        keys = (await session.exec(select(Key).where(Key.key_id == carol.key_id))).all()
+        stored = (await session.exec(select(sa.func.count()).select_from(Activity).where(Activity.actor_uri == carol.uri))).one()
+    assert len(actors) == 1 and len(keys) == 1 and keys[0].actor_id == actors[0].id
+    assert actors[0].inbox_uri == f"{carol.uri}/inbox"
+    assert stored == 30
