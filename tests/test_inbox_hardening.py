@@ -9,11 +9,14 @@ store it once; a database that stays locked answers 503 with ``Retry-After``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import httpsig
 import httpx
 import pytest
@@ -26,6 +29,7 @@ from sqlmodel import select
 from activitypub import keys as keygen
 from activitypub import vocab
 from activitypub.signatures import digest_header, http_date
+from fedisora.db import engine as engine_module
 from fedisora.db.models import Activity, Actor, Key
 from fedisora.federation.remote import ensure_domain
 from tests.federation import Fediverse, Instance
@@ -117,3 +121,55 @@ async def test_concurrent_first_contact_stores_the_actor_once(fresh: tuple[Fediv
     assert len(actors) == 1 and len(keys) == 1 and keys[0].actor_id == actors[0].id
     assert actors[0].inbox_uri == f"{carol.uri}/inbox"
     assert stored == 30
+
+
+# --- item 11: a busy database ------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def write_lock_held(instance: Instance, url: str) -> AsyncIterator[None]:
+    """Another client holds the database's write lock (SQLite) or a lock on ``activities``
+    (PostgreSQL) while the app's waits are short: SQLite ``busy_timeout``, PostgreSQL ``lock_timeout``."""
+    if url.startswith("sqlite"):
+        holder = sqlite3.connect(url.split(":///", 1)[1], isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    dsn = url.replace("postgresql+asyncpg", "postgresql")
+    holder = await asyncpg.connect(dsn)
+    try:
+        await holder.execute(f"ALTER DATABASE \"{dsn.rsplit('/', 1)[1]}\" SET lock_timeout = '200ms'")
+        await instance.state.engine.dispose()  # new connections pick the setting up
+        async with holder.transaction():
+            await holder.execute("LOCK TABLE activities IN ACCESS EXCLUSIVE MODE")
+            yield
+    finally:
+        await holder.close()
+
+
+async def test_busy_database_is_503_with_retry_after(
+    fresh: tuple[Fediverse, Instance], migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world, a = fresh
+    monkeypatch.setattr(engine_module, "SQLITE_PRAGMAS", tuple(
+        "PRAGMA busy_timeout=200" if p.startswith("PRAGMA busy_timeout") else p for p in engine_module.SQLITE_PRAGMAS
+    ))
+    await a.state.engine.dispose()
+    dave = static_actor(world, "d.example", "dave")
+    like = vocab.like(id=f"{dave.uri}#likes/1", actor=dave.uri, object="https://a.example/x")
+    before = await counts(a)
+    async with write_lock_held(a, migrated_url):
+        response = await post(a, dave, like)
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "5"
+    assert response.json() == {"error": "The database is busy; please try again shortly"}
+    assert await counts(a) == before  # nothing half-stored: no activity, no job, not even the actor
+    async with a.state.sessions() as session:
+        assert (await session.exec(select(Actor).where(Actor.uri == dave.uri))).first() is None
+    retried = await post(a, dave, like)  # the peer retries once the database is free
+    assert retried.status_code == 202, retried.text
+    assert await counts(a) == (before[0] + 1, before[1] + 1)
