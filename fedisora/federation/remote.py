@@ -32,7 +32,15 @@ MAX_SUMMARY = 10_000
 
 
 class RemoteError(Exception):
-    """A remote document could not be fetched or is not acceptable; ``str`` says why."""
+    """A remote document could not be fetched or is not acceptable; ``str`` says why.
+
+    ``permanent`` is false only for a failure that may pass (a timeout, a 5xx, a
+    refused connection): a bad or local document, or a 404, is the same next time.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = True) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 def _host(uri: str) -> str:
@@ -76,7 +84,7 @@ async def fetch(session: AsyncSession, state: AppState, url: str) -> FetchedDocu
     try:
         return await state.client.fetch_document(url, auth=HTTPSignatureAuth(key.key_id, key.private_key_pem))
     except FetchError as exc:
-        raise RemoteError(f"fetching {url} failed: {exc}") from exc
+        raise RemoteError(f"fetching {url} failed: {exc}", permanent=exc.permanent) from exc
 
 
 def _actor_fields(doc: dict[str, Any], served_by: str) -> dict[str, Any]:
@@ -272,7 +280,7 @@ async def resolve_handle(session: AsyncSession, state: AppState, handle: str) ->
     except FetchError as exc:
         if known is not None:
             return known
-        raise RemoteError(f"WebFinger lookup of @{username}@{host} failed: {exc}") from exc
+        raise RemoteError(f"WebFinger lookup of @{username}@{host} failed: {exc}", permanent=exc.permanent) from exc
     actor_uri = webfinger.actor_id_from_jrd(jrd)
     if not actor_uri:
         raise RemoteError(f"@{username}@{host} has no ActivityPub actor")
