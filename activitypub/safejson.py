@@ -31,6 +31,7 @@ MAX_DEPTH = 100
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_RISKY_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -61,6 +62,8 @@ def printable(text: str, limit: int = 100) -> str:
 
 def _too_deep(data: bytes, max_depth: int) -> bool:
     """Whether the brackets outside strings nest deeper than ``max_depth`` (linear, C-speed mostly)."""
+    if data.count(b"[") + data.count(b"{") <= max_depth:
+        return False  # most documents: too few brackets to nest that deep
     brackets = _STRING.sub(b"", data).translate(None, _NOT_BRACKET).replace(b"{", b"[").replace(b"}", b"]")
     if brackets.count(b"[") <= max_depth:
         return False
@@ -121,5 +124,8 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         raise JSONRejected(f"the JSON is nested more than {max_depth} levels deep") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise JSONRejected(f"not valid JSON ({exc})") from None
-    check_value(value, max_depth=max_depth)
+    # A NUL or a surrogate can only come from a \u escape (raw ones are invalid JSON or UTF-8):
+    # without one, no string needs looking at.
+    if _RISKY_ESCAPE.search(raw):
+        check_value(value, max_depth=max_depth)
     return value

@@ -30,6 +30,7 @@ from activitypub import keys as keygen
 from activitypub import vocab
 from activitypub.signatures import digest_header, http_date
 from fedisora.db import engine as engine_module
+from fedisora.db.busy import is_busy
 from fedisora.db.models import Activity, Actor, Key
 from fedisora.federation.remote import ensure_domain
 from tests.federation import Fediverse, Instance
@@ -173,3 +174,13 @@ async def test_busy_database_is_503_with_retry_after(
     retried = await post(a, dave, like)  # the peer retries once the database is free
     assert retried.status_code == 202, retried.text
     assert await counts(a) == (before[0] + 1, before[1] + 1)
+
+
+def test_busy_errors_are_told_from_broken_ones() -> None:
+    locked = sa.exc.OperationalError("INSERT …", {}, sqlite3.OperationalError("database is locked"))
+    missing = sa.exc.OperationalError("SELECT …", {}, sqlite3.OperationalError("no such table: actors"))
+    assert is_busy(locked) and is_busy(sa.exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached"))
+    assert not is_busy(missing) and not is_busy(ValueError("database is locked"))
+    wrapped = RuntimeError("while storing")
+    wrapped.__cause__ = locked
+    assert is_busy(wrapped)
