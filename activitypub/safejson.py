@@ -123,7 +123,7 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     except RecursionError:  # unreachable after the scan, kept as a guard
         raise JSONRejected(f"the JSON is nested more than {max_depth} levels deep") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise JSONRejected(f"not valid JSON ({exc})") from None
+        raise JSONRejected(str(exc)) from None
     # A NUL or a surrogate can only come from a \u escape (raw ones are invalid JSON or UTF-8):
     # without one, no string needs looking at.
     if _RISKY_ESCAPE.search(raw):
