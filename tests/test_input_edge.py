@@ -148,3 +148,20 @@ async def test_inbox_job_that_can_never_succeed_is_dead_at_once(here: Instance) 
         async with here.state.sessions() as session:
             activity = (await session.exec(select(Activity).where(Activity.uri == "https://b.example/users/bob#notes/1"))).one()
             assert activity.state == "failed" and activity.error.startswith("bad data")
+
+
+async def test_inbox_job_for_a_gone_actor_is_dead_at_once_and_a_down_server_is_retried(
+    fresh: tuple[Fediverse, Instance],
+) -> None:
+    world, a = fresh
+    world.add_documents("gone.example", {"https://gone.example/users/ghost": 404})
+    gone = await _stored_job(a, vocab.like(id="https://gone.example/users/ghost#likes/1",
+                                           actor="https://gone.example/users/ghost", object="https://a.example/x"))
+    job = await run_job(a, gone)
+    assert (job.state, job.attempts) == ("dead", 1)
+    assert "404" in (job.last_error or "")
+    down = await _stored_job(a, vocab.like(id="https://down.example/users/zed#likes/1",
+                                           actor="https://down.example/users/zed", object="https://a.example/x"))
+    job = await run_job(a, down)  # no server answers for down.example: a connection error may pass
+    assert (job.state, job.attempts) == ("pending", 1)
+    assert "ConnectError" in (job.last_error or "")
