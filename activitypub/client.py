@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
+from activitypub import safejson
 from activitypub.guard import UnsafeURL, check_url, resolve_and_check
 
 _T = TypeVar("_T")
@@ -76,6 +76,14 @@ class FetchError(Exception):
         self.status = status
         self.reason = reason
         self.retry_after = retry_after
+
+    @property
+    def permanent(self) -> bool:
+        """Whether asking again cannot help: a URL the guard refuses, too many redirects, a
+        4xx answer other than 408/425/429, or a 2xx whose body is not a usable document."""
+        if self.status is None:
+            return self.reason.startswith(("unsafe url", "too many redirects"))
+        return self.status < 500 and self.status not in (408, 425, 429)
 
 
 class NotFoundError(FetchError):
@@ -345,9 +353,9 @@ class FederationClient:
             raise FetchError(url, f"not a JSON content type: {content_type!r}", status=status)
         body = await self._read_capped(response, self.max_fetch_bytes, url)
         try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise FetchError(url, "invalid JSON", status=status) from None
+            data = safejson.loads(body)
+        except safejson.JSONRejected as exc:
+            raise FetchError(url, f"invalid JSON: {exc.reason}", status=status) from None
         if not isinstance(data, dict):
             raise FetchError(url, f"JSON body is a {type(data).__name__}, not an object", status=status)
         return FetchedDocument(url_final=url, status=status, content_type=content_type, data=data)

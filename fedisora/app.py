@@ -21,6 +21,7 @@ from instance_config import Config
 from .api import activitypub, health, mastodon, webfinger, wellknown
 from .api import attestations as attestation_documents
 from .api.ratelimit import RateLimitMiddleware
+from .api.textcheck import TextCheckMiddleware
 from .db.migrate import ensure_current
 from .errors import EXCEPTION_HANDLERS
 from .state import AppState
@@ -85,6 +86,7 @@ def create_app(
                 allow_headers=["*"],
                 expose_headers=["Link", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
             ),
+            Middleware(TextCheckMiddleware),  # NUL/unpaired surrogates in paths and queries: 400
             Middleware(RateLimitMiddleware),
         ],
     )

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from html import escape
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from .db.busy import RETRY_AFTER_SECONDS, is_busy
 from .web.layout import page
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,11 @@ async def api_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
+    if is_busy(exc):  # a temporary condition, not a bug: the client should retry (its transaction was rolled back)
+        log.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
+        response = error_response(request, 503, "The database is busy; please try again shortly")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(request, 500, "Internal server error")
 
@@ -72,5 +79,6 @@ async def server_error(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     HTTPException: http_exception,
     APIError: api_error,
+    SQLAlchemyError: server_error,  # answered here, not re-raised by the server error middleware
     Exception: server_error,
 }

@@ -1,12 +1,15 @@
 """No route answers 500 to bad input: every route of the app, fed arbitrary ids,
-query parameters and bodies by hypothesis, with and without a valid token."""
+query parameters and bodies by hypothesis, with and without a valid token, on
+SQLite and PostgreSQL.  The input includes what broke it before: NUL characters,
+lone surrogates (sent as a client would: UTF-8 with surrogatepass in URLs and
+forms, ``\ud800`` escapes in JSON), NaN and JSON nested 100,000 levels deep."""
 
 from __future__ import annotations
 
 import json
 import re
-from urllib.parse import quote
 from collections.abc import AsyncIterator
+from urllib.parse import quote, urlencode
 from pathlib import Path
 
 import httpx
@@ -17,20 +20,28 @@ from starlette.routing import Route
 
 from fedisora.accounts.service import create_account
 from fedisora.app import create_app
-from fedisora.db.migrate import upgrade
 from fedisora.oauth import apps, tokens
 from instance_config import parse_config, render_config
 from tests.asgi import app_client
 
 SKIP = {"/api/v1/streaming"}  # long-lived streams are tested in tests/test_api_streaming.py
 
+# Text with NUL, lone surrogates and other unusual code points mixed in.
+nasty_text = st.text(
+    alphabet=st.one_of(st.characters(exclude_categories=()), st.sampled_from(["\x00", "\ud800", "\udfff", "["])),
+    max_size=30,
+)
 scalars = st.one_of(
     st.text(max_size=30),
+    nasty_text,
     st.integers(min_value=-(2**70), max_value=2**70).map(str),
-    st.sampled_from(["", "0", "-1", "9" * 25, "true", "null", "../../etc/passwd", "%00", "🎬", "a" * 600]),
+    st.sampled_from(["", "0", "-1", "9" * 25, "true", "null", "../../etc/passwd", "%00", "\x00", "al\x00ice",
+                     "\ud800", "a\udfffb", "🎬", "a" * 600, "[" * 5000, "NaN"]),
 )
+DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
 bodies = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20)),
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20), nasty_text,
+              st.sampled_from([float("nan"), float("inf")])),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
     max_leaves=8,
 )
@@ -52,12 +63,10 @@ def all_routes(app: object) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-async def setup(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, list[tuple[str, str]], str]]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/fuzz.db"
+async def setup(tmp_path: Path, migrated_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, list[tuple[str, str]], str]]:
     path = tmp_path / "instance.toml"
-    path.write_text(render_config("fuzz.example", database_url=url))
+    path.write_text(render_config("fuzz.example", database_url=migrated_url))
     config = parse_config(path.read_text(), path=path, env={})
-    await upgrade(url)
     app = create_app(config, run_workers=False)
     async with app_client(app, base_url="https://fuzz.example") as client:
         state = app.state.fedisora
@@ -73,24 +82,35 @@ async def setup(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, list[t
         yield client, all_routes(app), issued.access_token
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+def encoded(text: str) -> str:
+    """``text`` percent-encoded as UTF-8 (lone surrogates as their surrogatepass bytes)."""
+    return quote(text, safe="", errors="surrogatepass")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 async def test_no_route_answers_500(setup: tuple[httpx.AsyncClient, list[tuple[str, str]], str], data: st.DataObject) -> None:
     client, routes, token = setup
     method, template = data.draw(st.sampled_from(routes))
-    path = re.sub(r"\{[^}]+\}", lambda _: quote(data.draw(scalars), safe="") or "x", template)
+    path = re.sub(r"\{[^}]+\}", lambda _: encoded(data.draw(scalars)) or "x", template)
     params = data.draw(st.dictionaries(field_names, scalars, max_size=4))
     headers = {"Authorization": f"Bearer {token}"} if data.draw(st.booleans()) else {}
-    kind = data.draw(st.sampled_from(["none", "json", "form", "junk"]))
+    kind = data.draw(st.sampled_from(["none", "json", "form", "junk", "deep"]))
+    query = urlencode(params, errors="surrogatepass") if kind != "form" else ""
     kwargs: dict[str, object] = {}
     if method in ("POST", "PUT", "PATCH"):
         if kind == "json":
-            kwargs["content"] = json.dumps(data.draw(bodies)).encode()
+            kwargs["content"] = json.dumps(data.draw(bodies)).encode()  # NaN as NaN, surrogates as \ud800
             headers["Content-Type"] = "application/json"
         elif kind == "form":
-            kwargs["data"] = params
+            kwargs["content"] = urlencode(params, errors="surrogatepass").encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         elif kind == "junk":
             kwargs["content"] = data.draw(st.binary(max_size=200))
             headers["Content-Type"] = data.draw(st.sampled_from(["application/json", "application/activity+json", "text/plain", "multipart/form-data; boundary=x"]))
-    response = await client.request(method, path, params=params if kind != "form" else None, headers=headers, **kwargs)
-    assert response.status_code < 500, f"{method} {path} {params} → {response.status_code}: {response.text[:300]}"
+        elif kind == "deep":
+            kwargs["content"] = DEEP_JSON
+            headers["Content-Type"] = data.draw(st.sampled_from(["application/json", "application/activity+json"]))
+    url = path + (f"?{query}" if query else "")
+    response = await client.request(method, url, headers=headers, **kwargs)
+    assert response.status_code < 500, f"{method} {url[:300]} → {response.status_code}: {response.text[:300]}"

@@ -16,6 +16,7 @@ UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
 KEY_MISMATCH = "key_mismatch"  # algorithm does not fit the key type
 BAD_KEY = "bad_key"
 BAD_SIGNATURE = "bad_signature"
+WRONG_HOST = "wrong_host"  # signed for another server (a replayed request)
 EXPIRED = "expired"
 FUTURE = "future"
 DIGEST_MISSING = "digest_missing"

@@ -67,6 +67,17 @@ class Target:
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+def normalize_authority(value: str, scheme: str = "https") -> str:
+    """``Host``-style ``host[:port]`` lowercased, the scheme's default port dropped (ValueError on a bad port)."""
+    where = urlsplit("//" + value.strip())
+    hostname = where.hostname or ""
+    authority = f"[{hostname}]" if ":" in hostname else hostname
+    port = where.port
+    if port is not None and port != _DEFAULT_PORTS.get(scheme.lower()):
+        authority += f":{port}"
+    return authority
+
+
 def split_target(url: str, lines: HeaderLines) -> Target:
     """Split an absolute URL, or an origin-form path plus the Host header (https assumed)."""
     parts = urlsplit(url)

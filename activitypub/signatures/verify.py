@@ -20,7 +20,7 @@ from .cavage import parse_cavage
 from .digest import verify_body_digest_lines
 from .errors import SignatureError
 from .keys import candidates, load_public_key, verify_bytes
-from .model import ParsedSignature, VerifiedSignature
+from .model import ParsedSignature, VerifiedSignature, normalize_authority
 from .rfc9421 import parse_rfc9421
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -95,6 +95,25 @@ def _check_time(parsed: ParsedSignature, now: datetime, max_age: float, max_futu
         raise SignatureError(errors.EXPIRED, f"the signature expired at {parsed.expires.isoformat()}")
 
 
+def _check_host(parsed: ParsedSignature, origin: str) -> None:
+    """A signed ``Host`` must name ``origin``'s host (ours): else the request was signed for
+    another server and replayed to us.  (RFC 9421's ``@authority``/``@target-uri`` are
+    derived from the URL the app passes, so they bind to our host by construction.)"""
+    if "host" not in parsed.covered:
+        return
+    signed = parsed.header("host")
+    if signed is None:
+        return  # absent: the signing string used the request's own authority
+    scheme, _, ours = origin.partition("://")
+    try:
+        host = normalize_authority(signed, scheme)
+        ours = normalize_authority(ours.split("/", 1)[0], scheme)
+    except ValueError:
+        raise SignatureError(errors.MALFORMED, f"signed Host {signed!r} is not a host name") from None
+    if host != ours:
+        raise SignatureError(errors.WRONG_HOST, f"the signature was made for host {host}, not for {ours}")
+
+
 def verify_signature_value(parsed: ParsedSignature, public_key_pem: str) -> str:
     """Check only the signature bytes (no time, coverage or digest policy); return the algorithm.
 
@@ -105,7 +124,11 @@ def verify_signature_value(parsed: ParsedSignature, public_key_pem: str) -> str:
         for base in parsed.bases:
             if verify_bytes(algorithm, key, base, parsed.signature):
                 return algorithm
-    raise SignatureError(errors.BAD_SIGNATURE, "the signature does not match the request and key")
+    reason = "the signature does not match the request and key"
+    bound = [name for name in ("@target-uri", "@authority") if name in parsed.covered]
+    if parsed.scheme == "rfc9421" and bound:
+        reason += f" ({' and '.join(bound)} taken from the URL it was received at)"
+    raise SignatureError(errors.BAD_SIGNATURE, reason)
 
 
 def verify_signature(
@@ -116,17 +139,21 @@ def verify_signature(
     now: datetime | None = None,
     max_age: float = 3600,
     max_future: float = 300,
+    origin: str | None = None,
 ) -> VerifiedSignature:
     """Verify a parsed signature with the signer's key; raise :class:`SignatureError` if not.
 
     Checks, in order: the required components are signed (see module docs of each
     scheme), the time window, the signature bytes, then the body digest (for
-    POST/PUT/PATCH, or whenever a digest header is signed).
+    POST/PUT/PATCH, or whenever a digest header is signed).  With ``origin``
+    (our ``https://host[:port]``), a signed ``Host`` naming another server is refused first.
     """
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     _require_coverage(parsed)
+    if origin is not None:
+        _check_host(parsed, origin)
     _check_time(parsed, now, max_age, max_future)
     algorithm = verify_signature_value(parsed, public_key_pem)
     if parsed.method in BODY_METHODS or set(parsed.covered) & {"digest", "content-digest"}:

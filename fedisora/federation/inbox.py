@@ -13,7 +13,6 @@ without one, its origin must confirm it (:func:`confirmed_at_origin`).
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -23,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
+from activitypub import safejson
 from activitypub.extract import has_type, id_of, ids_of, same_origin
 from activitypub.integrity import verification_method_of
 from activitypub.client import GoneError, NotFoundError
@@ -61,9 +61,9 @@ def parse_activity(request: Request, body: bytes) -> dict[str, Any]:
     if media_type not in ACTIVITY_MEDIA_TYPES:
         raise APIError(415, "activities must be sent as application/activity+json")
     try:
-        activity = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise APIError(400, "the body is not valid JSON") from None
+        activity = safejson.loads(body)
+    except safejson.JSONRejected as exc:
+        raise APIError(400, f"the body is not valid JSON: {exc.reason}") from None
     if not isinstance(activity, dict):
         raise APIError(400, "an activity must be a JSON object")
     activity_id, actor = id_of(activity.get("id")), id_of(activity.get("actor"))
@@ -112,7 +112,8 @@ async def authenticate(
         try:
             assert key.public_key_pem is not None
             verify_signature(
-                parsed, key.public_key_pem, body, max_age=fed.signature_max_age, max_future=fed.signature_max_future
+                parsed, key.public_key_pem, body, max_age=fed.signature_max_age, max_future=fed.signature_max_future,
+                origin=state.config.base_url,
             )
             break
         except SignatureError as exc:

@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,6 +21,7 @@ from activitypub.signatures import HTTPSignatureAuth
 
 from ..accounts.service import ensure_instance_actor
 from ..db.models import Actor, Domain, Key, KeyAlgorithm, KeyPurpose, username_key, utcnow
+from ..db.upsert import insert_missing
 from ..html import sanitize_html
 from ..state import AppState
 
@@ -33,7 +32,15 @@ MAX_SUMMARY = 10_000
 
 
 class RemoteError(Exception):
-    """A remote document could not be fetched or is not acceptable; ``str`` says why."""
+    """A remote document could not be fetched or is not acceptable; ``str`` says why.
+
+    ``permanent`` is false only for a failure that may pass (a timeout, a 5xx, a
+    refused connection): a bad or local document, or a 404, is the same next time.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = True) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 def _host(uri: str) -> str:
@@ -42,11 +49,8 @@ def _host(uri: str) -> str:
 
 async def ensure_domain(session: AsyncSession, host: str) -> None:
     """Insert the ``domains`` row for ``host`` if it is missing (safe against races)."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.exec(  # type: ignore[call-overload]
-        insert(Domain.__table__).values(domain=host, local=False, blocked=False, failure_count=0, created_at=utcnow())  # type: ignore[attr-defined]
-        .on_conflict_do_nothing()
-    )
+    values = {"domain": host, "local": False, "blocked": False, "failure_count": 0, "created_at": utcnow()}
+    await insert_missing(session, Domain.__table__, values)  # type: ignore[attr-defined]
 
 
 async def signing_key(session: AsyncSession, actor: Actor) -> Key:
@@ -80,7 +84,7 @@ async def fetch(session: AsyncSession, state: AppState, url: str) -> FetchedDocu
     try:
         return await state.client.fetch_document(url, auth=HTTPSignatureAuth(key.key_id, key.private_key_pem))
     except FetchError as exc:
-        raise RemoteError(f"fetching {url} failed: {exc}") from exc
+        raise RemoteError(f"fetching {url} failed: {exc}", permanent=exc.permanent) from exc
 
 
 def _actor_fields(doc: dict[str, Any], served_by: str) -> dict[str, Any]:
@@ -139,10 +143,7 @@ def _keys_of(doc: dict[str, Any], owner: str) -> list[dict[str, Any]]:
     return keys
 
 
-async def store_actor(session: AsyncSession, doc: dict[str, Any], served_by: str) -> Actor:
-    """Create or refresh the cached copy of a remote actor (and its keys) from ``doc``."""
-    fields = _actor_fields(doc, served_by)
-    await ensure_domain(session, fields["domain"])
+async def _cached_actor(session: AsyncSession, fields: dict[str, Any]) -> Actor | None:
     actor = (await session.exec(select(Actor).where(Actor.uri == fields["uri"]))).first()
     if actor is None:  # the same handle under a new id: the account was re-created there
         actor = (
@@ -150,15 +151,28 @@ async def store_actor(session: AsyncSession, doc: dict[str, Any], served_by: str
                 select(Actor).where(Actor.username_key == fields["username_key"], Actor.domain == fields["domain"])
             )
         ).first()
-    if actor is not None and actor.local:
-        raise RemoteError(f"{fields['uri']} is a local actor")
+    return actor
+
+
+async def store_actor(session: AsyncSession, doc: dict[str, Any], served_by: str) -> Actor:
+    """Create or refresh the cached copy of a remote actor (and its keys) from ``doc``.
+
+    Idempotent under concurrency: the first copy is an ``INSERT … ON CONFLICT DO
+    NOTHING``, so many deliveries of a new actor at once store it once.
+    """
+    fields = _actor_fields(doc, served_by)
+    await ensure_domain(session, fields["domain"])
+    actor = await _cached_actor(session, fields)
     if actor is None:
-        actor = Actor(**fields, local=False)
-        session.add(actor)
-    else:
-        for name, value in fields.items():
-            setattr(actor, name, value)
-        actor.deleted_at = None
+        row = Actor(**fields, local=False, raw=doc, fetched_at=utcnow()).model_dump()
+        await insert_missing(session, Actor.__table__, row)  # type: ignore[attr-defined]
+        actor = await _cached_actor(session, fields)  # ours, or the one a concurrent delivery stored
+        assert actor is not None
+    if actor.local:
+        raise RemoteError(f"{fields['uri']} is a local actor")
+    for name, value in fields.items():
+        setattr(actor, name, value)
+    actor.deleted_at = None
     actor.raw = doc
     actor.fetched_at = utcnow()
     await session.flush()
@@ -166,7 +180,7 @@ async def store_actor(session: AsyncSession, doc: dict[str, Any], served_by: str
     for key in _keys_of(doc, actor.uri):
         existing = (await session.exec(select(Key).where(Key.key_id == key["key_id"]))).first()
         if existing is None:
-            session.add(Key(actor_id=actor.id, **key))
+            await insert_missing(session, Key.__table__, Key(actor_id=actor.id, **key).model_dump(exclude={"id"}))  # type: ignore[attr-defined]
         elif existing.actor_id == actor.id:
             for name, value in key.items():  # key rotation: the same id with a new key
                 setattr(existing, name, value)
@@ -266,7 +280,7 @@ async def resolve_handle(session: AsyncSession, state: AppState, handle: str) ->
     except FetchError as exc:
         if known is not None:
             return known
-        raise RemoteError(f"WebFinger lookup of @{username}@{host} failed: {exc}") from exc
+        raise RemoteError(f"WebFinger lookup of @{username}@{host} failed: {exc}", permanent=exc.permanent) from exc
     actor_uri = webfinger.actor_id_from_jrd(jrd)
     if not actor_uri:
         raise RemoteError(f"@{username}@{host} has no ActivityPub actor")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,8 @@ from urllib.parse import parse_qsl
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
+
+from activitypub import safejson
 
 from ...db.models import Actor, User
 from ...errors import APIError
@@ -128,17 +129,29 @@ async def _body_params(request: Request) -> dict[str, Any] | list[tuple[str, str
         raise APIError(413, "Request body is too large")
     try:
         if mime == "application/x-www-form-urlencoded":
-            return parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+            return checked_fields(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         if mime == "multipart/form-data":
-            return _multipart_fields(content_type, body)
+            return checked_fields(_multipart_fields(content_type, body))
         if not body.strip():
             return {}
-        data = json.loads(body)
+        data = safejson.loads(body)
+    except safejson.JSONRejected as exc:
+        raise APIError(400, f"Error while parsing request body: {exc.reason}") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise APIError(400, "Error while parsing request body") from exc
     if not isinstance(data, dict):
         raise APIError(400, "Error while parsing request body")
     return data
+
+
+def checked_fields(fields: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Form fields as they are, or ``APIError(400)`` for text no database can store
+    (JSON bodies get the same check in :func:`activitypub.safejson.loads`)."""
+    for name, value in fields:
+        problem = safejson.unstorable(name) or safejson.unstorable(value)
+        if problem is not None:
+            raise APIError(400, f"Invalid parameter {safejson.printable(name)!r}: it holds {problem}")
+    return fields
 
 
 def text_param(params: dict[str, Any], name: str) -> str | None:

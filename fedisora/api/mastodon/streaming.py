@@ -75,6 +75,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from activitypub import safejson
+
 from ... import convert
 from ...db.ids import id_for_time
 from ...db.models import Activity, ActivityState, Actor, Notification, OAuthToken, Status, utcnow
@@ -597,9 +599,9 @@ async def websocket_stream(websocket: WebSocket) -> None:
         while True:
             text = await websocket.receive_text()
             try:
-                message = json.loads(text)
+                message = safejson.loads(text)
             except ValueError:
-                continue  # as Mastodon: what is not JSON is ignored
+                continue  # as Mastodon: what is not JSON is ignored (and so is JSON we refuse)
             if isinstance(message, dict) and message.get("type") in ("subscribe", "unsubscribe"):
                 subscribe(message, unsubscribe=message["type"] == "unsubscribe")
 

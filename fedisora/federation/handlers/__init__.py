@@ -12,9 +12,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.exc import DataError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub.extract import id_of, types_of
+from activitypub.safejson import JSONRejected, check_value
 
 from ...db.models import Activity, ActivityState, Actor, utcnow
 from ...jobs.runner import JobContext, PermanentError, RetryLater
@@ -56,6 +58,7 @@ async def process_inbox(ctx: JobContext, state: AppState) -> None:
         record_id, record_uri = record.id, record.uri
         kind = next((t for t in sorted(types_of(activity)) if t in HANDLERS), None)
         try:
+            check_value(activity)  # stored before the inbox refused such data: it can never be processed
             if kind is None:
                 raise Ignored(f"unsupported activity type {sorted(types_of(activity))}")
             actor = await get_actor(session, state, str(id_of(activity.get("actor"))))
@@ -65,9 +68,13 @@ async def process_inbox(ctx: JobContext, state: AppState) -> None:
             log.info("activity %s ignored: %s", record_uri, exc)
             await _finish(state, record_id, ActivityState.PROCESSED, f"ignored: {exc}")
             return
+        except (JSONRejected, DataError) as exc:  # bad data: the same on every retry
+            await session.rollback()
+            await _finish(state, record_id, ActivityState.FAILED, f"bad data: {exc}")
+            raise PermanentError(f"bad data: {exc}") from exc
         except RemoteError as exc:
             await session.rollback()
-            if ctx.job.attempts < REMOTE_RETRIES:
+            if not exc.permanent and ctx.job.attempts < REMOTE_RETRIES:
                 raise RetryLater(REMOTE_RETRY_SECONDS * ctx.job.attempts, str(exc)) from exc
             await _finish(state, record_id, ActivityState.FAILED, str(exc))
             raise PermanentError(str(exc)) from exc
