@@ -139,7 +139,6 @@ async def deliver(ctx: JobContext, state: AppState) -> None:
         http_status=result.status if result is not None else exc_status,
         reason=reason,
         response=answer,
-        permanent=outcome is Outcome.GIVE_UP,
         now=now,
     )
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ..convert.common import iso_or_none
 from ..db.models import Activity, DeliveryFailure, Job, JobState, utcnow
 from ..jobs import queue
 from .outbox import DELIVER, DELIVERY_MAX_ATTEMPTS
@@ -71,7 +72,6 @@ async def record(
     http_status: int | None,
     reason: str,
     response: str,
-    permanent: bool,
     now: datetime | None = None,
 ) -> None:
     """Store (replace) the last failed attempt of the ``deliver`` job ``job_id``."""
@@ -80,7 +80,6 @@ async def record(
         "http_status": http_status,
         "reason": excerpt(reason, 2000),
         "response": excerpt(response),
-        "permanent": permanent,
         "failed_at": now or utcnow(),
     }
     async with engine.begin() as conn:
@@ -109,8 +108,6 @@ class FailedDelivery:
     next_attempt_at: datetime | None  # when retrying
 
     def to_json(self) -> dict[str, Any]:
-        from ..convert.common import iso_or_none
-
         return {
             "id": str(self.id),
             "state": self.state,

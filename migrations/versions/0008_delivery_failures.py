@@ -25,7 +25,6 @@ def upgrade() -> None:
     sa.Column('http_status', sa.Integer(), nullable=True),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('response', sa.Text(), nullable=False),
-    sa.Column('permanent', sa.Boolean(), nullable=False),
     sa.Column('failed_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['job_id'], ['jobs.id'], name=op.f('fk_delivery_failures_job_id_jobs'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('job_id', name=op.f('pk_delivery_failures'))

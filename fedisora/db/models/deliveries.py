@@ -28,5 +28,4 @@ class DeliveryFailure(Base, table=True):
     http_status: int | None = None  # None: no answer (timeout, connection refused, unsafe URL)
     reason: str = Field(default="", sa_type=sa.Text)  # e.g. "HTTP 400: permanent client error"
     response: str = Field(default="", sa_type=sa.Text)  # the peer's body, sanitized and bounded
-    permanent: bool = False  # the attempt was final (a 4xx, a redirect, an unsafe URL)
     failed_at: datetime = datetime_field()
