@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 .PHONY: run test install install-test clean-instance help
 
 help:
-	@echo "make run    set up and serve a demo instance on http://127.0.0.1:8000 (data in ./$(INSTANCE))"
+	@echo "make run    set up and serve a demo instance on http://$(DOMAIN) (data in ./$(INSTANCE); DOMAIN=localhost:PORT for another port)"
 	@echo "make test   set up and run the whole test suite (SQLite, and PostgreSQL when reachable)"
 
 $(BIN)/python:

@@ -106,6 +106,7 @@ class Workers:
                 job_handlers(self.state),
                 concurrency=self.count,
                 poll_interval=self.poll_interval,
+                lock_seconds=self.state.config.server.job_lock_seconds,
             )
             await schedule_maintenance(self.state.engine)
             self._task = asyncio.create_task(runner.run_forever(self._stop))

@@ -94,6 +94,9 @@ class ServerSection(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=2, ge=0, le=64, description="background job runners inside `serve`")
+    job_lock_seconds: float = Field(
+        default=30.0, ge=1.0, le=3600.0, description="a dead worker's jobs are taken up again after this"
+    )
     scheme: Literal["https", "http"] = "https"
     public_url: str = Field(default="", description="base URL if not <scheme>://<domain>")
     data_dir: Path = Field(default=Path("."), description="relative to the config file")

@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .schema import split_host_port
+
 EXAMPLE_PATH = Path(__file__).with_name("instance.example.toml")
 
 
@@ -53,7 +55,11 @@ def render_config(
     data_dir: str = ".",
     database_url: str | None = None,
 ) -> str:
-    """The text of a new instance.toml for ``domain``; ``dev`` selects http and dev federation."""
+    """The text of a new instance.toml for ``domain``; ``dev`` selects http and dev federation.
+
+    A dev instance (a loopback domain, no proxy in front) listens on its domain's port
+    (``localhost:18000`` -> ``[server] port = 18000``), so its URLs reach it as they are.
+    """
     text = example_text()
     text = set_value(text, "instance", "domain", domain)
     if name:
@@ -65,4 +71,7 @@ def render_config(
         text = set_value(text, "server", "scheme", "http")
         text = set_value(text, "federation", "dev", True)
         text = set_value(text, "instance", "registrations", "open")
+        _, port = split_host_port(domain)
+        if port is not None:
+            text = set_value(text, "server", "port", port)
     return text

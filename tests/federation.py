@@ -62,9 +62,11 @@ class StaticPeer:
     ``documents`` maps a full URL (``https://host/path``, query included when
     there is one) to a JSON document, or to an int: an HTTP status answered with
     a small JSON error body (``410`` for a gone actor).  Every POST is recorded in
-    ``received`` and answered 202; any other unknown URL is a 404.  Register it
-    with :meth:`Fediverse.add_documents`.
+    ``received`` and answered 202 (or ``post_answer``: status, content type, body);
+    any other unknown URL is a 404.  Register it with :meth:`Fediverse.add_documents`.
     """
+
+    post_answer: tuple[int, str, bytes] = (202, "application/json", b"")
 
     def __init__(self, host: str, documents: Mapping[str, Any] | None = None) -> None:
         self.host = host
@@ -91,7 +93,7 @@ class StaticPeer:
         status, content_type, payload = 404, "application/json", b'{"error": "Record not found"}'
         if scope["method"] == "POST":
             self.received.append((url, headers, bytes(body)))
-            status, payload = 202, b""
+            status, content_type, payload = self.post_answer
         elif url in self.documents:
             document = self.documents[url]
             if isinstance(document, int):

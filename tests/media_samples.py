@@ -310,6 +310,26 @@ def png(width: int, height: int, color: tuple[int, int, int] = (30, 120, 200)) -
     return image_bytes(Image.new("RGB", (width, height), color))
 
 
+def flat_png_file(path: Path, width: int, height: int, color: tuple[int, int, int] = (200, 30, 30)) -> Path:
+    """A one-colour 8-bit RGB PNG written row by row (a 10,000 x 10,000 one is 0.3 MB and
+    takes no memory to make: Pillow would hold all its pixels)."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" + bytes(color) * width  # filter type 0, then the pixels
+    packer = zlib.compressobj(9)
+    with open(path, "wb") as out:
+        out.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)))
+        data = bytearray()
+        for start in range(0, height, 256):
+            data += packer.compress(row * min(256, height - start))
+        data += packer.flush()
+        out.write(chunk(b"IDAT", bytes(data)) + chunk(b"IEND", b""))
+    return Path(path)
+
+
 def c2pa_sign(src: Path, dst: Path, definition: dict[str, Any], signer: C2paSigner) -> Path:
     """``src`` signed with a C2PA manifest built from ``definition`` (its ``format`` is the
     MIME type of both files), by c2pa-python's own ``Builder``, as other software signs; into ``dst``."""

@@ -32,6 +32,9 @@ from tests.processes import (
     free_port,
     parallel,
     shown,
+    start,
+    stop,
+    wait_healthy,
 )
 
 DOMAIN = "localhost:8000"
@@ -160,6 +163,27 @@ async def test_init_creates_a_working_instance_and_never_overwrites(
             assert [a.uri for a in actors] == [actor_uri]
     finally:
         await state.close()
+
+
+def test_a_dev_instance_serves_on_its_domains_port(tmp_path: Path) -> None:
+    """``init --domain localhost:P --dev`` then plain ``serve``: the instance answers on P,
+    where its URLs point (not on the template's 8000)."""
+    port = free_port()
+    result = cli("init", "--domain", f"localhost:{port}", "--dev", "--data-dir", "D", cwd=tmp_path)
+    assert result.returncode == 0, shown(result)
+    config_path = tmp_path / "D" / "instance.toml"
+    assert f"serve listens on http://127.0.0.1:{port} " in result.stdout, shown(result)
+    assert load_config(config_path, env={}).server.port == port
+    # A production domain keeps the template's port: a proxy in front terminates TLS.
+    assert parse_config(render_config("video.example.org:8443"), env={}).server.port == 8000
+
+    server = start("serve", "--config", config_path, "--workers", "0", cwd=tmp_path, log_path=tmp_path / "serve.log")
+    try:
+        health = wait_healthy(server, port)
+        assert health.json()["status"] == "ok"
+        assert f"fedisora serving http://localhost:{port} on http://127.0.0.1:{port}" in server.log()
+    finally:
+        stop(server)
 
 
 # ---- refusals: one line, no traceback, nothing left behind ------------------------------------

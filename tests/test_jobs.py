@@ -184,6 +184,49 @@ async def test_heartbeat_keeps_long_job_locked(engine: AsyncEngine) -> None:
     assert done is not None and done.state == JobState.DONE and done.attempts == 1
 
 
+async def test_a_dead_workers_job_comes_back_within_the_lock_a_live_ones_never(engine: AsyncEngine) -> None:
+    """A worker killed with ``kill -9`` sends no more heartbeats: another runner takes its job
+    once the (short) lock runs out, while a live runner's long job is never taken."""
+    # With the defaults a runner uses: back within tens of seconds, not minutes.
+    orphan = await queue.enqueue(engine, "k", {})
+    claimed = await queue.claim(engine, "killed", lock_seconds=JobRunner(engine, {}).lock_seconds)
+    assert claimed is not None and claimed.id == orphan.id
+    assert await queue.claim(engine, "other") is None
+    taken = await queue.claim(engine, "other", now=utcnow() + timedelta(seconds=31))
+    assert taken is not None and taken.id == orphan.id and taken.attempts == 2
+    assert await queue.complete(engine, orphan.id, worker_id="other")
+
+    # The same with a short lock, in real time: a live runner's long job (heartbeats)
+    # stays with it, the dead one's (no heartbeats) goes to the other runner.
+    lock = 0.6
+    live_started, finish = asyncio.Event(), asyncio.Event()
+    ran: list[tuple[str, str]] = []
+
+    async def long(ctx: JobContext) -> None:
+        ran.append((ctx.worker_id, str(ctx.payload["n"])))
+        if ctx.payload["n"] == "live":
+            live_started.set()
+            await finish.wait()
+
+    live_job = await queue.enqueue(engine, "long", {"n": "live"})
+    live = JobRunner(engine, {"long": long}, worker_id="live", lock_seconds=lock)
+    live_task = asyncio.create_task(live.run_once())
+    await live_started.wait()
+    dead_job = await queue.enqueue(engine, "long", {"n": "dead"})
+    assert (await queue.claim(engine, "dead", lock_seconds=lock)) is not None  # then it dies
+    other = JobRunner(engine, {"long": long}, worker_id="other", lock_seconds=lock)
+    assert not await other.run_once()  # both locks are held
+    await asyncio.sleep(lock * 3)  # the dead lock has run out; the live one was renewed
+    assert await other.run_once()
+    assert not await other.run_once()  # nothing else is due: the live job is not taken
+    assert ran == [("live", "live"), ("other", "dead")]
+    finish.set()
+    assert await live_task
+    jobs = {j.id: j for j in [await queue.get_job(engine, live_job.id), await queue.get_job(engine, dead_job.id)] if j}
+    assert jobs[live_job.id].state == JobState.DONE and jobs[live_job.id].attempts == 1
+    assert jobs[dead_job.id].state == JobState.DONE and jobs[dead_job.id].attempts == 2
+
+
 async def test_cancelled_job_is_released(engine: AsyncEngine) -> None:
     job = await queue.enqueue(engine, "slow", {})
     started = asyncio.Event()

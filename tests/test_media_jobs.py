@@ -281,6 +281,39 @@ async def test_a_cancelled_job_stops_its_transcode_at_the_next_progress_report(
     assert row is not None and row.state == MediaState.READY.value
 
 
+async def test_a_long_transcode_keeps_its_job_by_heartbeats(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transcode runs in a thread, so the runner's heartbeats go on renewing the (short) lock:
+    no other worker takes the job while it runs, however much longer than the lock it takes."""
+    import time
+
+    from fedisora.jobs.runner import JobRunner
+    from fedisora.workers import job_handlers
+
+    lock = 0.6
+    started, thefts = threading.Event(), []
+
+    def long_transcode(src: Path, workdir: Path, limits: Any, *, progress: Any = None, **kwargs: Any) -> Any:
+        started.set()
+        time.sleep(lock * 5)  # blocking work, as encoding is
+        raise processing.MediaRejected("done waiting")
+
+    monkeypatch.setattr(processing, "process_file", long_transcode)
+    media = await env.staged()
+    runner = JobRunner(env.a.state.engine, job_handlers(env.a.state), worker_id="live", lock_seconds=lock)
+    running = asyncio.create_task(runner.run_once())
+    while not started.is_set():
+        await asyncio.sleep(0.02)
+    while not running.done():
+        thefts.append(await queue.claim(env.a.state.engine, "thief", lock_seconds=lock))
+        await asyncio.sleep(lock / 2)
+    assert await running
+    assert len(thefts) >= 5 and not any(thefts)
+    job = await env.job()
+    assert job.state == "done" and job.attempts == 1
+    row = await env.row(media.id)
+    assert row is not None and row.state == MediaState.FAILED.value and row.error == "done waiting"
+
+
 async def test_missing_row_or_upload(env: Env) -> None:
     await jobs.queue_processing(env.a.state.engine, 123456789)  # no such media: nothing to do
     media = await env.add(state=MediaState.PROCESSING.value)  # its upload was lost

@@ -515,6 +515,29 @@ def test_huge_image_scaled_to_4096(tmp_path, workdir):
     assert result.thumbnail_size[0] == 640
 
 
+def test_large_turned_jpeg_decoded_reduced_comes_out_upright_at_4096(tmp_path, workdir):
+    """A JPEG larger than 4096 is decoded at a fraction of its size (libjpeg's scaling) and
+    then turned by its EXIF orientation: the result is upright, 4096 on its long side."""
+    src = make_image(tmp_path / "big.jpg", "jpeg", width=8400, height=6300, orientation=6)
+    result = run(src, workdir)
+    assert result.transcoded and result.mime_type == "image/jpeg"
+    with Image.open(result.path) as img:
+        assert img.size == (3072, 4096)
+        assert marker_quadrant(np.asarray(img.convert("RGB"))) == "tr"
+    assert result.meta["original"] == {"width": 3072, "height": 4096, "size": "3072x4096", "aspect": 0.75}
+    assert result.thumbnail_size == (480, 640)
+
+
+def test_jpeg_that_libjpeg_would_halve_to_exactly_4096_is_still_scaled(tmp_path, workdir):
+    """Whether to re-encode is decided by the file's size, not the reduced decode's."""
+    src = make_image(tmp_path / "b.jpg", "jpeg", width=8192, height=4096, exif_gps=False, camera=None)
+    result = run(src, workdir)
+    assert result.transcoded and result.path != src
+    assert result.meta["original"]["width"] == 4096
+    with Image.open(result.path) as img:
+        assert img.size == (4096, 2048)
+
+
 # --- posters, thumbnails, blurhash, meta, progress ------------------------------------------
 
 

@@ -9,6 +9,9 @@ Leftover processes are always killed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import threading
 import time
 import xml.etree.ElementTree as ET
 from datetime import timedelta
@@ -20,8 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fedisora import __version__
-from fedisora.db.engine import make_engine
-from fedisora.db.models import FINISHED_JOB_STATES, Job, JobState, utcnow
+from fedisora.db.engine import make_engine, make_sessionmaker
+from fedisora.db.models import FINISHED_JOB_STATES, Activity, Job, JobState, utcnow
+from fedisora.federation.outbox import DELIVER
 from fedisora.jobs import queue
 from fedisora.workers import MAINTENANCE, next_maintenance_slot
 from instance_config import load_config
@@ -205,3 +209,92 @@ async def test_worker_process_runs_jobs_and_serve_with_no_workers_does_not(
             stop(proc)
         await engine.dispose()
 
+
+
+class _Silent:
+    """A loopback peer that accepts connections and never answers: a delivery to it hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = int(self.sock.getsockname()[1])
+        self.held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.sock.accept()
+                self.held.append(conn)
+
+    def close(self) -> None:
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+
+async def _holder(engine: AsyncEngine, job_id: int) -> tuple[str | None, int]:
+    job = await queue.get_job(engine, job_id)
+    assert job is not None
+    return (job.locked_by if job.state == JobState.RUNNING.value else None), job.attempts
+
+
+async def test_jobs_of_a_killed_worker_come_back_within_the_lock(tmp_path: Path, database_url: str) -> None:
+    """``kill -9`` a worker in the middle of a delivery: another worker takes the job up once the
+    lock (here 1.5 s) runs out, while the job is never taken from the live worker before."""
+    lock = 1.5
+    env = {"FEDISORA_SERVER__JOB_LOCK_SECONDS": str(lock)}
+    port = free_port()
+    config_path = init(tmp_path, f"localhost:{port}", database_url)
+    created = cli("account", "create", "alice", "--config", config_path, cwd=tmp_path)
+    assert created.returncode == 0, shown(created)
+    config = load_config(config_path, env={})
+    engine = make_engine(config.database_url)
+    peer = _Silent()
+    procs: list[Proc] = []
+    try:
+        async with make_sessionmaker(engine)() as session:
+            activity = Activity(
+                uri=f"{config.base_url}/activities/1", activity_type="Create", local=True,
+                actor_uri=f"{config.base_url}/users/alice", raw={"type": "Create", "id": f"{config.base_url}/activities/1"},
+            )
+            session.add(activity)
+            await session.commit()
+            activity_id = activity.id
+        inbox = f"http://127.0.0.1:{peer.port}/inbox"
+        job = await queue.enqueue(engine, DELIVER, {"activity_id": activity_id, "inbox": inbox, "host": f"127.0.0.1:{peer.port}"})
+
+        first = start("worker", "--config", config_path, cwd=tmp_path, log_path=tmp_path / "w1.log", env=env)
+        procs.append(first)
+        deadline = time.monotonic() + 20
+        while (await _holder(engine, job.id))[0] is None:
+            assert first.popen.poll() is None, first.log()
+            assert time.monotonic() < deadline, f"the delivery did not start\n{first.log()}"
+            await asyncio.sleep(0.1)
+        holder, attempts = await _holder(engine, job.id)
+        assert attempts == 1
+
+        second = start("worker", "--config", config_path, cwd=tmp_path, log_path=tmp_path / "w2.log", env=env)
+        procs.append(second)
+        for _ in range(int(lock * 4 / 0.25)):  # four locks long: the live worker's heartbeats keep it
+            assert await _holder(engine, job.id) == (holder, 1), (first.log(), second.log())
+            await asyncio.sleep(0.25)
+
+        first.popen.kill()  # SIGKILL: no release, no more heartbeats
+        first.popen.wait()
+        killed = time.monotonic()
+        while (taken := await _holder(engine, job.id))[0] in (holder, None):
+            assert time.monotonic() - killed < lock + 5, f"not taken up again\n{second.log()}"
+            await asyncio.sleep(0.1)
+        took = time.monotonic() - killed
+        assert taken[1] == 2, taken
+        assert took < lock + 3, f"taken up again after {took:.1f}s"
+    finally:
+        for proc in procs:
+            if proc.popen.poll() is None:
+                proc.popen.kill()
+            stop(proc)
+        peer.close()
+        await engine.dispose()

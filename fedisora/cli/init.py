@@ -92,6 +92,10 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"C2PA certificate: {c2pa_cert}")
     print(f"next: fedisora account create USERNAME --config {config_path}")
     print(f"      fedisora serve --config {config_path}")
+    print(
+        f"serve listens on http://{config.server.host}:{config.server.port} "
+        f"(change it with `serve --port N` or [server] port in {config_path})"
+    )
     return 0
 
 

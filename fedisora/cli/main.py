@@ -14,7 +14,7 @@ from instance_config import ConfigError
 from .. import __version__
 from ..accounts.service import AccountError
 from ..db.migrate import DatabaseNotCurrent
-from . import account, attest, attest_verify, config, db, init, media, serve, social
+from . import account, attest, attest_verify, config, db, deliveries, init, media, serve, social
 from .errors import CLIError
 
 EXPECTED_ERRORS = (CLIError, ConfigError, AccountError, DatabaseNotCurrent)
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show full tracebacks for unexpected errors"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (init, serve, account, social, db, config, media):
+    for module in (init, serve, account, social, db, config, media, deliveries):
         module.register(sub)
     register_attest(sub)
     return parser

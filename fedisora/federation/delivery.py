@@ -12,6 +12,9 @@ the pure policy of :mod:`activitypub.delivery`:
   the host is marked unreachable and retried rarely;
 * give up (other 4xx, redirects, guard refusals) -> :class:`PermanentError`.
 
+Every failed attempt stores the peer's status and a sanitized excerpt of its answer
+(:func:`.failures.record`), which the admin sees with ``fedisora deliveries failed``.
+
 No database session is held while the request is in flight: a slow peer must
 not pin a connection (or, on SQLite, a write lock).  Host bookkeeping uses
 single UPDATE statements so concurrent deliveries to one host do not lose
@@ -41,6 +44,7 @@ from instance_config import parent_domains
 from ..db.models import Activity, Actor, Domain, Job, JobState, Key, KeyAlgorithm, KeyPurpose, utcnow
 from ..jobs.runner import JobContext, PermanentError, RetryLater
 from ..state import AppState
+from . import failures
 from .outbox import DELIVER
 
 __all__ = ["deliver"]
@@ -104,6 +108,7 @@ async def deliver(ctx: JobContext, state: AppState) -> None:
         key_id, private_key_pem = key.key_id, key.private_key_pem
 
     result: PostResult | None = None
+    exc_status: int | None = None
     try:
         result = await state.client.post_activity(
             inbox, body, auth=HTTPSignatureAuth(key_id, private_key_pem)
@@ -113,6 +118,7 @@ async def deliver(ctx: JobContext, state: AppState) -> None:
     except FetchError as exc:
         outcome, reason = classify_with_reason(exc.status, exc.reason)
         retry_after = exc.retry_after
+        exc_status = exc.status
 
     now = utcnow()
     if outcome is Outcome.DELIVERED:
@@ -120,11 +126,21 @@ async def deliver(ctx: JobContext, state: AppState) -> None:
         log.debug("job %s: delivered activity %s to %s (%s)", ctx.job.id, payload["activity_id"], inbox, reason)
         return
 
+    answer = failures.excerpt(result.body_excerpt) if result is not None else ""
     detail = f"{reason} from {inbox}"
-    if result is not None and result.body_excerpt.strip():
-        detail += f": {result.body_excerpt.strip()[:300]}"
+    if answer:
+        detail += f": {answer[:300]}"
     if result is not None and result.location:
-        detail += f" (Location: {result.location})"
+        detail += f" (Location: {failures.excerpt(result.location, 300)})"
+    # What the peer said, for `fedisora deliveries failed` and the admin API.
+    await failures.record(
+        ctx.engine,
+        ctx.job.id,
+        http_status=result.status if result is not None else exc_status,
+        reason=reason,
+        response=answer,
+        now=now,
+    )
 
     if outcome is Outcome.GIVE_UP:
         # The host answered (or we refused to ask it): not a sign of ill health.

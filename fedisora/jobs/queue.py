@@ -11,7 +11,11 @@ priority DESC, run_at, id LIMIT 1 [FOR UPDATE SKIP LOCKED]) RETURNING *``, so
 two workers can never get the same job: SQLite serialises writers (3.35+ for
 RETURNING), PostgreSQL skips rows another claimer has locked.  A ``running``
 job whose ``locked_until`` has passed is claimable again, which recovers jobs
-of crashed workers; live workers extend the lock with :func:`heartbeat`.
+of crashed workers; live workers extend the lock with :func:`heartbeat`.  The
+lock is short (:data:`DEFAULT_LOCK_SECONDS`) and heartbeats come often (the
+runner beats every third of it), so the jobs of a worker killed with ``kill -9``
+are taken up again within tens of seconds, while a live one keeps its jobs however
+long they run.
 """
 
 from __future__ import annotations
@@ -40,9 +44,12 @@ __all__ = [
     "heartbeat",
     "get_job",
     "backoff_delay",
+    "DEFAULT_LOCK_SECONDS",
 ]
 
 Target = AsyncEngine | AsyncSession
+
+DEFAULT_LOCK_SECONDS = 30.0  # a claim's lock; heartbeats extend it (``[server] job_lock_seconds``)
 
 _jobs: sa.Table = Job.__table__  # type: ignore[attr-defined]
 _c = _jobs.c
@@ -149,7 +156,7 @@ async def claim(
     worker_id: str,
     *,
     kinds: Collection[str] | None = None,
-    lock_seconds: float = 300,
+    lock_seconds: float = DEFAULT_LOCK_SECONDS,
     now: datetime | None = None,
 ) -> Job | None:
     """Atomically take the most urgent due job (or ``None``).
@@ -297,7 +304,7 @@ async def set_progress(
 
 
 async def heartbeat(
-    target: Target, job_id: int, worker_id: str, *, lock_seconds: float = 300
+    target: Target, job_id: int, worker_id: str, *, lock_seconds: float = DEFAULT_LOCK_SECONDS
 ) -> bool:
     """Extend the lock of a running job; ``False`` means the lock was lost."""
     now = utcnow()

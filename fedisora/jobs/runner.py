@@ -4,7 +4,10 @@ One :class:`JobRunner` per process (``fedisora worker`` or inside the app)
 runs up to ``concurrency`` jobs at a time.  It only claims kinds it has
 handlers for, so differently configured workers (e.g. a GPU box running only
 ``generate``) can share one queue.  While a handler runs, a heartbeat keeps
-extending the job's lock so long generations are not reclaimed by others.
+extending the job's lock (every third of ``lock_seconds``) so long generations
+and transcodes are not reclaimed by others, while the jobs of a worker that died
+come back once its short lock runs out.  Handlers must keep the event loop free
+(blocking work goes to a thread, as media processing does) or the heartbeat stops.
 """
 
 from __future__ import annotations
@@ -96,7 +99,7 @@ class JobRunner:
         worker_id: str | None = None,
         poll_interval: float = 1.0,
         retry_policy: RetryPolicy = queue.backoff_delay,
-        lock_seconds: float = 300.0,
+        lock_seconds: float = queue.DEFAULT_LOCK_SECONDS,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
@@ -155,7 +158,7 @@ class JobRunner:
                 await beat
 
     async def _heartbeat(self, job_id: int) -> None:
-        interval = max(0.05, self.lock_seconds / 3)
+        interval = max(0.05, self.lock_seconds / 3)  # two beats may fail before the lock runs out
         while True:
             await asyncio.sleep(interval)
             try:

@@ -11,6 +11,14 @@ keeps out mislabelled and truncated files, not every malformed one.
 EXIF orientation, drops EXIF, XMP and comments (camera, GPS position, time),
 scales it down to :data:`MAX_OUTPUT_SIDE` and keeps its format (a still GIF
 becomes PNG).  A file that needs none of this is kept byte for byte.
+
+Memory: the decoded pixels of a large image dwarf its file (a 0.3 MB PNG of
+10,000 x 10,000 pixels is 400 MB decoded), so a JPEG larger than it will be
+shown is decoded already reduced (``Image.draft``: libjpeg scales by 1/2 to 1/8
+while decoding), nothing full-size is copied (turning upright and scaling work
+in place), and callers hold :func:`decode_estimate` bytes of
+:data:`fedisora.media.budget.IMAGE_BUDGET` while they decode, so a few huge
+uploads at once run one after the other instead of adding up.
 """
 
 from __future__ import annotations
@@ -35,6 +43,9 @@ __all__ = [
     "PreparedImage",
     "prepare_image",
     "open_image",
+    "decode_estimate",
+    "fit_size",
+    "check_dimensions",
     "MAX_OUTPUT_SIDE",
     "MAX_PIXELS",
 ]
@@ -193,26 +204,64 @@ class PreparedImage:
     image: Image.Image  # upright, first frame; for the thumbnail
 
 
-def open_image(path: Path, max_bytes: int) -> tuple[Image.Image, ImageInfo]:
-    """The image at ``path`` opened with Pillow after the size and type checks; MediaRejected if not."""
+def fit_size(width: int, height: int, side: int) -> tuple[int, int]:
+    """``(width, height)`` scaled down (never up) to fit a ``side`` x ``side`` box, aspect kept."""
+    scale = min(1.0, side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _draft_scale(info: ImageInfo, side: int | None) -> int:
+    """By how much libjpeg shrinks ``info`` while decoding it for a ``side`` box (as
+    ``Image.draft`` picks it: the largest of 1/2, 1/4, 1/8 that stays at least that big)."""
+    if side is None or info.mime_type != "image/jpeg" or max(info.width, info.height) <= side:
+        return 1
+    box = fit_size(info.width, info.height, side)
+    most = min(info.width // box[0], info.height // box[1])
+    return next(scale for scale in (8, 4, 2, 1) if scale <= most)
+
+
+def decode_estimate(info: ImageInfo, side: int | None = MAX_OUTPUT_SIDE) -> int:
+    """Bytes that decoding ``info`` and scaling it into a ``side`` box may hold at its peak:
+    the decoded pixels (4 bytes each, as Pillow keeps RGB, RGBA and CMYK), the scaler's
+    intermediate row pass and the result."""
+    scale = _draft_scale(info, side)
+    width, height = -(-info.width // scale), -(-info.height // scale)
+    out = fit_size(width, height, side) if side is not None else (width, height)
+    return 4 * (width * height + out[0] * height + out[0] * out[1])
+
+
+def open_image(path: Path, max_bytes: int, *, reduce_to: int | None = None) -> tuple[Image.Image, ImageInfo]:
+    """The image at ``path`` opened with Pillow after the size and type checks; MediaRejected if not.
+
+    ``reduce_to``: the picture will be scaled into a box of this side, so a larger JPEG is
+    decoded already reduced (to at least that size): a fraction of the memory.  ``info``
+    keeps the file's own size.
+    """
     check_file_size(path, max_bytes, "image")
     data = path.read_bytes()  # at most max_bytes; kept in memory so frames can be read later
     info = sniff_image(data[: 256 * 1024])
     if info is None:
         raise MediaRejected("the file is not an image this instance accepts (PNG, JPEG, GIF or WebP)")
+    check_dimensions(info)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            if _draft_scale(info, reduce_to) > 1 and img.format == "JPEG":
+                img.draft(None, fit_size(info.width, info.height, reduce_to or MAX_OUTPUT_SIDE))
+            img.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise MediaRejected("the image cannot be decoded (the file is corrupt or truncated)") from exc
+    return img, info
+
+
+def check_dimensions(info: ImageInfo) -> None:
+    """MediaRejected unless ``info`` is within :data:`MAX_SIDE` and :data:`MAX_PIXELS`."""
     if not (0 < info.width <= MAX_SIDE and 0 < info.height <= MAX_SIDE) or info.width * info.height > MAX_PIXELS:
         raise MediaRejected(
             f"the image is {info.width}x{info.height} pixels; this instance accepts up to "
             f"{MAX_PIXELS // 1_000_000} megapixels and {MAX_SIDE} pixels a side"
         )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            img.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise MediaRejected("the image cannot be decoded (the file is corrupt or truncated)") from exc
-    return img, info
 
 
 def _is_clean(img: Image.Image) -> bool:
@@ -233,14 +282,14 @@ def prepare_image(src: Path, workdir: Path, max_bytes: int) -> PreparedImage:
 
     Animated GIFs are not handled here: they become videos ("gifv").
     """
-    img, _info = open_image(src, max_bytes)
+    img, info = open_image(src, max_bytes, reduce_to=MAX_OUTPUT_SIDE)
     fmt = img.format
     animated = bool(getattr(img, "is_animated", False)) and fmt in ("WEBP", "PNG")
     orientation = img.getexif().get(0x0112, 1)
-    needs_scale = max(img.size) > MAX_OUTPUT_SIDE
+    needs_scale = max(info.width, info.height) > MAX_OUTPUT_SIDE  # the file's size, not the draft's
     if fmt in _FORMATS and orientation in (None, 1) and not needs_scale and _is_clean(img):
         mime, ext = _FORMATS[fmt]
-        first = img.copy() if not animated else _first_frame(img)
+        first = img if not animated else _first_frame(img)
         return PreparedImage(src, mime, ext, img.width, img.height, False, first)
     if fmt == "GIF":
         fmt = "PNG"  # a still GIF: PNG is smaller and keeps the exact pixels
@@ -257,13 +306,16 @@ def prepare_image(src: Path, workdir: Path, max_bytes: int) -> PreparedImage:
             out.save(tmp, format=fmt, save_all=True, append_images=frames[1:], loop=img.info.get("loop", 0),
                      **({"duration": durations} if durations else {}))
         else:
-            out = _fit(ImageOps.exif_transpose(img))
-            _save_still(out, tmp, fmt, img.info.get("icc_profile"))
+            icc = img.info.get("icc_profile")
+            # Scaled (in place), then turned: never a second full-size picture.
+            out = _fit(img, copy=False)
+            ImageOps.exif_transpose(out, in_place=True)
+            _save_still(out, tmp, fmt, icc)
         tmp.replace(dst)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return PreparedImage(dst, mime, ext, out.width, out.height, True, out.copy())
+    return PreparedImage(dst, mime, ext, out.width, out.height, True, out)
 
 
 def _frames(img: Image.Image):
@@ -277,10 +329,11 @@ def _first_frame(img: Image.Image) -> Image.Image:
     return img.copy()
 
 
-def _fit(img: Image.Image) -> Image.Image:
+def _fit(img: Image.Image, *, copy: bool = True) -> Image.Image:
     if max(img.size) <= MAX_OUTPUT_SIDE:
         return img
-    img = img.copy()
+    if copy:
+        img = img.copy()
     img.thumbnail((MAX_OUTPUT_SIDE, MAX_OUTPUT_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
     return img
 

@@ -14,7 +14,8 @@ probe or Pillow), never by its name or the client's Content-Type:
   metadata is kept byte for byte;
 - an animated GIF becomes a silent MP4 (``"gifv"``, as Mastodon does);
 - still images lose their EXIF (after being turned upright) and are scaled
-  down to 4096 pixels (:func:`.images.prepare_image`).
+  down to 4096 pixels (:func:`.images.prepare_image`), one large picture at a
+  time: each holds its estimated decoded size of :data:`.budget.IMAGE_BUDGET`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from .images import MAX_PIXELS, MAX_SIDE, prepare_image, sniff_image
+from .budget import IMAGE_BUDGET
+from .images import MAX_PIXELS, MAX_SIDE, decode_estimate, prepare_image, sniff_image
 from .errors import MediaRejected, check_file_size
 from .probe import MAX_VIDEO_SIDE, Probe, probe
 from .sizes import size_meta
@@ -187,9 +189,11 @@ def _custom_thumbnail(data: bytes) -> tuple[bytes, tuple[int, int], str]:
 
 def make_thumbnail(data: bytes) -> tuple[bytes, tuple[int, int], str]:
     """An uploaded thumbnail image → (JPEG bytes, (width, height), blurhash); MediaRejected if no image."""
-    img = decode_thumbnail(data)
-    jpeg, size = thumbnail_jpeg(img)
-    return jpeg, size, blurhash_of(img)
+    info = sniff_image(data)
+    with IMAGE_BUDGET.reserve(decode_estimate(info, THUMBNAIL_SIDE) if info else 0):
+        img = decode_thumbnail(data)
+        jpeg, size = thumbnail_jpeg(img)
+        return jpeg, size, blurhash_of(img)
 
 
 def _process_video(
@@ -243,6 +247,16 @@ def _process_video(
 
 
 def _process_image(
+    src: Path, workdir: Path, limits: MediaLimits, custom: tuple[bytes, tuple[int, int], str] | None
+) -> ProcessedMedia:
+    with open(src, "rb") as f:
+        info = sniff_image(f.read(256 * 1024))
+    # The decoded picture is far larger than its file: wait for room in the process's budget.
+    with IMAGE_BUDGET.reserve(decode_estimate(info) if info else 0):
+        return _prepared_image(src, workdir, limits, custom)
+
+
+def _prepared_image(
     src: Path, workdir: Path, limits: MediaLimits, custom: tuple[bytes, tuple[int, int], str] | None
 ) -> ProcessedMedia:
     prepared = prepare_image(src, workdir, limits.max_image_bytes)

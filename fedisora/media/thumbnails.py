@@ -6,7 +6,8 @@
 - :func:`thumbnail_jpeg` turns a picture into the JPEG preview (long side at most
   :data:`THUMBNAIL_SIDE`), :func:`blurhash_of` into the placeholder string that
   clients draw while loading (4x4 components; Mastodon shows at most 5).
-- :func:`decode_thumbnail` reads a thumbnail the user uploaded.
+- :func:`decode_thumbnail` reads a thumbnail the user uploaded, already scaled to
+  :data:`THUMBNAIL_SIDE` (a large JPEG is decoded reduced).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import blurhash
 import numpy as np
 from PIL import Image, ImageOps
 
-from .images import MAX_SIDE, sniff_image
+from .images import MAX_SIDE, fit_size, sniff_image
 from .errors import MediaRejected
 
 __all__ = [
@@ -90,20 +91,33 @@ class PosterPicker:
 
 def thumbnail_jpeg(img: Image.Image, side: int = THUMBNAIL_SIDE) -> tuple[bytes, tuple[int, int]]:
     """``img`` as a JPEG whose long side is at most ``side``, with no metadata."""
-    img = _rgb(img)
-    if max(img.size) > side:
-        img = img.copy()
-        img.thumbnail((side, side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    small = _rgb(_shrunk(img, side, Image.Resampling.LANCZOS, 3.0))
     buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=85, optimize=True, progressive=True)
-    return buf.getvalue(), img.size
+    small.save(buf, format="JPEG", quality=85, optimize=True, progressive=True)
+    return buf.getvalue(), small.size
 
 
 def blurhash_of(img: Image.Image) -> str:
     """The blurhash of ``img`` (4x4 components), computed on a small copy."""
-    small = _rgb(img).copy()
-    small.thumbnail((32, 32), Image.Resampling.BILINEAR)
+    small = _rgb(_shrunk(img, 32, Image.Resampling.BILINEAR, 2.0))
     return blurhash.encode(np.asarray(small).tolist(), *BLURHASH_COMPONENTS)
+
+
+def _shrunk(img: Image.Image, side: int, resample: Image.Resampling, gap: float) -> Image.Image:
+    """``img`` scaled into a ``side`` box as a new picture (``img`` itself when it fits), made
+    from ``img`` directly: a large picture is never copied whole first, nor flattened at full size."""
+    img = _resamplable(img)
+    if max(img.size) <= side:
+        return img
+    return img.resize(fit_size(img.width, img.height, side), resample, reducing_gap=gap)
+
+
+def _resamplable(img: Image.Image) -> Image.Image:
+    """``img``, or as RGB(A) if it is a palette or 1-bit picture (Pillow would scale those by
+    nearest neighbour)."""
+    if img.mode in ("P", "PA", "1"):
+        return img.convert("RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB")
+    return img
 
 
 def _rgb(img: Image.Image) -> Image.Image:
@@ -118,7 +132,8 @@ def _rgb(img: Image.Image) -> Image.Image:
 
 
 def decode_thumbnail(data: bytes) -> Image.Image:
-    """A thumbnail the user uploaded, decoded and turned upright; MediaRejected if it is no image."""
+    """A thumbnail the user uploaded, decoded, scaled into :data:`THUMBNAIL_SIDE` and turned
+    upright; MediaRejected if it is no image."""
     info = sniff_image(data)
     if info is None:
         raise MediaRejected("the thumbnail must be a PNG, JPEG, GIF or WebP image")
@@ -128,8 +143,13 @@ def decode_thumbnail(data: bytes) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
+            if img.format == "JPEG" and max(img.size) > THUMBNAIL_SIDE:
+                img.draft(None, fit_size(img.width, img.height, THUMBNAIL_SIDE))  # decoded reduced
             img.load()
-            img = ImageOps.exif_transpose(img)
+            img = _resamplable(img)
+            # Scaled to the preview's size first (in place), then turned: no full-size copies.
+            img.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+            ImageOps.exif_transpose(img, in_place=True)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise MediaRejected("the thumbnail image cannot be decoded (corrupt file?)") from exc
     return img

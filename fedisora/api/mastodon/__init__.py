@@ -15,7 +15,7 @@ from . import preferences
 from . import statuses, timelines
 from . import notifications, markers, search, streaming
 from . import media
-from . import admin_attestations
+from . import admin_attestations, admin_deliveries
 
 routes: list[BaseRoute] = [
     *instance.routes,
@@ -32,4 +32,5 @@ routes: list[BaseRoute] = [
     *search.routes,
     *streaming.routes,
     *admin_attestations.routes,
+    *admin_deliveries.routes,
 ]

@@ -14,6 +14,7 @@ from fedisora.db.models.actors import (
     username_key,
 )
 from fedisora.db.models.base import NAMING_CONVENTION, Base, UTCDateTime, metadata, utcnow
+from fedisora.db.models.deliveries import DeliveryFailure
 from fedisora.db.models.client import (
     Bookmark,
     IdempotencyKey,
@@ -68,6 +69,7 @@ __all__ = [
     "MediaState",
     "Job",
     "JobState",
+    "DeliveryFailure",
     "FINISHED_JOB_STATES",
     "OAuthApplication",
     "OAuthAuthorizationCode",
