@@ -54,7 +54,7 @@ def test_metadata_has_all_tables_with_named_constraints() -> None:
         "notifications", "bookmarks", "mutes", "markers", "status_edits",
         "status_tags", "idempotency_keys",
         "attestations", "status_lists", "moderation_audit_log",
-        "attestation_verifications", "attestation_status_lists",
+        "attestation_verifications", "attestation_status_lists", "delivery_failures",
     }  # fmt: skip
     for table in metadata.tables.values():
         for constraint in table.constraints:
