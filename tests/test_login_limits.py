@@ -239,3 +239,20 @@ async def test_a_local_name_with_another_domain_opens_nothing(site: Site) -> Non
     for name in (f"alice@elsewhere{i}.example" for i in range(3)):
         response = await site.password_grant("203.0.113.60", name, PASSWORD)
         assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+async def test_a_malformed_known_device_cookie_is_no_cookie(site: Site) -> None:
+    """A forged cookie whose time is not a plain number (a 5,000-digit one, a '²', which
+    ``str.isdigit`` accepts and ``int`` refuses) is ignored, not a 500."""
+    for cookie in ("9" * 5000 + ".ab", "\u00b2.ab", "-1.ab", "1.", "."):
+        async with site.client("203.0.113.70") as browser:
+            params = authorize_params({"client_id": site.client_id}, scope="read")
+            page = await browser.get("/oauth/authorize", params=params)
+            fields = {**parse_form(page.text).inputs, "username": "alice", "password": "wrong", "decision": "approve"}
+            raw = f"{DEVICE_COOKIE}={cookie}".encode("latin-1")
+            nonce = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+            response = await browser.post(
+                "/oauth/authorize", data=fields, headers={"cookie": raw + b"; " + nonce.encode()}
+            )
+            assert response.status_code == 401, (cookie[:10], response.status_code)
+            assert "Invalid username, e-mail address or password." in response.text

@@ -45,6 +45,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable
 
@@ -125,6 +126,11 @@ class LoginLimits:
 # ---- the known-device cookie ------------------------------------------------------------------
 
 
+# What make_device_cookie writes: ASCII digits (int() would take others, or choke on a
+# 5,000-digit one) and a SHA-256 hex digest.
+_DEVICE_COOKIE_RE = re.compile(r"(?P<issued>[0-9]{1,12})\.(?P<mac>[0-9a-f]{64})")
+
+
 def _device_mac(key: bytes, identifier: str, issued: int) -> str:
     message = json.dumps(["fedisora known device v1", account_key(identifier), issued])
     return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
@@ -139,9 +145,10 @@ def make_device_cookie(key: bytes, identifier: str, now: float) -> str:
 def is_known_device(key: bytes, cookie: str | None, identifier: str, now: float) -> bool:
     """Whether ``cookie`` was given to a browser that signed in as ``identifier`` within
     :data:`DEVICE_LIFETIME`."""
-    if not cookie or "." not in cookie:
+    match = _DEVICE_COOKIE_RE.fullmatch(cookie or "")
+    if match is None:  # anything else a browser may send is no cookie of ours
         return False
-    issued_text, mac = cookie.split(".", 1)
-    if not issued_text.isdigit() or not (0 <= now - int(issued_text) <= DEVICE_LIFETIME):
+    issued = int(match["issued"])
+    if not 0 <= now - issued <= DEVICE_LIFETIME:
         return False
-    return hmac.compare_digest(mac, _device_mac(key, identifier, int(issued_text)))
+    return hmac.compare_digest(match["mac"], _device_mac(key, identifier, issued))
