@@ -23,15 +23,18 @@ The account limit must neither tell an attacker whether an account exists nor
 let one keep a person out:
 
 * it counts the *name typed*, normalised (trimmed, without a leading ``@``,
-  lower-cased) and hashed, before anything is looked up; a name without an
-  account is limited exactly like one with an account.  A person signs in by
-  username, by ``username@<instance domain>`` or by e-mail address, so an
-  account has at most three such budgets;
+  lower-cased, ``username@<instance domain>`` as ``username``; see
+  :func:`fedisora.oauth.login.check_login`) and hashed, before anything is
+  looked up; a name without an account is limited exactly like one with an
+  account.  A person signs in by username or by e-mail address, so an account
+  has at most two such budgets;
 * a browser that has signed in to that name before carries a *known-device*
   cookie (``HttpOnly``, signed with the form key of
   :mod:`fedisora.oauth.authorization`, good for :data:`DEVICE_LIFETIME`); its
-  attempts on the authorize form skip the account limit (the address limit
-  still applies), so guessing from elsewhere does not lock its owner out
+  attempts on the authorize form count against a budget of that cookie's own
+  (:data:`ACCOUNT_LIMIT` per :data:`ACCOUNT_PERIOD`) instead of the name's (the
+  address limit still applies), so guessing from elsewhere does not lock its
+  owner out, and the cookie is no way around the limit for whoever holds it
   (OWASP's "device cookies").  The password grant has no such cookie.
 
 The counts are kept by a :class:`~fedisora.counters.CounterStore`: in this
@@ -109,16 +112,17 @@ class LoginLimits:
     def _now(self) -> float:
         return self.clock()  # read each time, so that a replaced clock is followed
 
-    async def attempt(self, address: str | None, identifier: str, *, known_device: bool = False) -> None:
+    async def attempt(self, address: str | None, identifier: str, *, device: str | None = None) -> None:
         """Count an attempt to sign in as ``identifier`` from the client ``address``;
-        :class:`TooManyAttempts` if a limit refuses it."""
+        :class:`TooManyAttempts` if a limit refuses it.  ``device`` is the known-device
+        cookie the browser holds for ``identifier`` (checked by :func:`is_known_device`):
+        the attempt counts against that cookie's budget instead of the name's."""
         now = self.clock()
         by_address = await self.by_address.hit(address_key(address), now=now)
         if by_address.limited:
             raise TooManyAttempts(by_address)
-        if known_device:
-            return
-        by_account = await self.by_account.hit(account_key(identifier), now=now)
+        key = account_key(identifier) if device is None else "device:" + account_key(device)
+        by_account = await self.by_account.hit(key, now=now)
         if by_account.limited:
             raise TooManyAttempts(by_account)
 
