@@ -41,7 +41,7 @@ class LoginContext:
     checked) or not."""
 
     domain: str
-    limits: LoginLimits | None = None
+    limits: LoginLimits
     address: str | None = None
     device: str | None = None
 
@@ -87,10 +87,7 @@ async def check_login(
     """
     if not identifier or not password:
         raise LoginFailed()
-    if context.limits is not None:
-        await context.limits.attempt(
-            context.address, _limited_name(identifier, context.domain), device=context.device
-        )
+    await context.limits.attempt(context.address, _limited_name(identifier, context.domain), device=context.device)
     account = await _find(session, identifier, context.domain)
     stored = account.user.password_hash if account is not None else None
     ok = await asyncio.to_thread(verify_password, stored or _dummy_hash(), password)
