@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from .integrity import DATA_INTEGRITY_V2
+
 __all__ = [
     "ACTIVITY_CONTEXT",
     "AS_CONTEXT",
@@ -51,7 +53,7 @@ AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 SECURITY_CONTEXT = "https://w3id.org/security/v1"
 # v2, the data-integrity context whose terms match the VC 2.0 context's (see
 # activitypub.integrity): actors carry credentials, and v1 beside them is an error.
-DATA_INTEGRITY_CONTEXT = "https://w3id.org/security/data-integrity/v2"
+DATA_INTEGRITY_CONTEXT = DATA_INTEGRITY_V2
 MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1"
 
 _TOOT = "http://joinmastodon.org/ns#"

@@ -390,6 +390,10 @@ async def test_indexes_are_unique_and_lists_are_per_issuer(here: Instance) -> No
 async def test_actor_document_carries_the_attestations(here: Instance) -> None:
     alice = await here.create_account("alice")
     async with here.state.sessions() as session:
+        alice = await session.get(Actor, alice.id)  # with a display name: the actor has a "name"
+        assert alice is not None
+        alice.display_name = "Alice"
+        session.add(alice)
         account = await service.issue_account_attestation(session, here.config, alice, operated_by="human", method="video-check")
         declared = await service.issue_self_declaration(session, here.config, alice, "human")
         consent = await service.issue_likeness_consent(session, here.config, alice, "followers")

@@ -77,7 +77,7 @@ async def test_limits_in_order() -> None:
         await limits.attempt("198.51.100.3", "alice")  # the account, from a third address
     assert (refused.value.hit.limit, refused.value.hit.period) == (2, 3600)
     assert refused.value.message == "Too many sign-in attempts. Try again in 60 minutes."
-    await limits.attempt("198.51.100.3", "alice", known_device=True)  # its owner's browser
+    await limits.attempt("198.51.100.3", "alice", device="cookie")  # its owner's browser
     await limits.attempt("198.51.100.3", "bob")
     with pytest.raises(TooManyAttempts) as by_address:
         await limits.attempt("198.51.100.3", "carol")  # 4th from that address
@@ -239,3 +239,60 @@ async def test_a_local_name_with_another_domain_opens_nothing(site: Site) -> Non
     for name in (f"alice@elsewhere{i}.example" for i in range(3)):
         response = await site.password_grant("203.0.113.60", name, PASSWORD)
         assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+async def test_a_malformed_known_device_cookie_is_no_cookie(site: Site) -> None:
+    """A forged cookie whose time is not a plain number (a 5,000-digit one, a '²', which
+    ``str.isdigit`` accepts and ``int`` refuses) is ignored, not a 500."""
+    for cookie in ("9" * 5000 + ".ab", "\u00b2.ab", "-1.ab", "1.", "."):
+        async with site.client("203.0.113.70") as browser:
+            params = authorize_params({"client_id": site.client_id}, scope="read")
+            page = await browser.get("/oauth/authorize", params=params)
+            fields = {**parse_form(page.text).inputs, "username": "alice", "password": "wrong", "decision": "approve"}
+            raw = f"{DEVICE_COOKIE}={cookie}".encode("latin-1")
+            nonce = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+            response = await browser.post(
+                "/oauth/authorize", data=fields, headers={"cookie": raw + b"; " + nonce.encode()}
+            )
+            assert response.status_code == 401, (cookie[:10], response.status_code)
+            assert "Invalid username, e-mail address or password." in response.text
+
+
+async def test_username_at_our_domain_shares_the_username_budget(site: Site) -> None:
+    """``alice@video.example.org`` opens alice's account, so it counts against the same
+    budget as ``alice``: writing the name another way buys no more guesses."""
+    for i in range(25):
+        name = "alice" if i % 2 else "Alice@Video.Example.Org"
+        wrong = await site.password_grant(f"198.51.100.{i}", name, "not the password")
+        assert wrong.status_code == 400, (i, wrong.text)
+    assert_too_many(await site.password_grant("198.51.100.201", "alice", PASSWORD), retry_after=3600)
+    refused = await site.password_grant("198.51.100.202", "alice@video.example.org", PASSWORD)
+    assert refused.status_code == 429
+
+
+async def test_a_known_device_has_a_budget_of_its_own(site: Site) -> None:
+    """The known-device cookie skips the name's budget, not every limit: a browser holding
+    one (the owner's, or an old one in someone else's hands after a password change) gets
+    25 attempts per hour for itself, so the cookie is no way around the account limit."""
+    async with site.client("198.51.100.80") as device:
+        assert (await fill_in(device, site, "alice", PASSWORD)).status_code == 302
+        assert device.cookies.get(DEVICE_COOKIE)
+        for i in range(25):  # 25 attempts with the cookie, the last past the address's window
+            site.clock.now = START + 10 * (i + 1) if i < 24 else START + 301
+            wrong = await fill_in(device, site, "alice", f"guess {i}")
+            assert wrong.status_code == 401, (i, wrong.text)
+        limited = await fill_in(device, site, "alice", PASSWORD)
+        assert limited.status_code == 429 and "Too many sign-in attempts" in limited.text
+    # the name's own budget was not spent by the device: another browser may still try
+    async with site.client("203.0.113.81") as other:
+        assert (await fill_in(other, site, "alice", PASSWORD)).status_code == 302
+
+
+async def test_a_known_device_cookie_is_for_its_name_only(site: Site) -> None:
+    async with site.client("198.51.100.90") as owner:
+        assert (await fill_in(owner, site, "alice", PASSWORD)).status_code == 302
+        for i in range(25):  # bob's name is out of guesses
+            assert (await site.password_grant(f"192.0.2.{i}", "bob", f"guess {i}")).status_code == 400
+        # alice's cookie does not let this browser past bob's limit
+        refused = await fill_in(owner, site, "bob", PASSWORD)
+        assert refused.status_code == 429, refused.text

@@ -56,21 +56,28 @@ def fill_in_form(url: str, username: str, password: str) -> httpx.Response:
         return browser.post(urljoin(url, form.action), data=fields)
 
 
-async def test_mastodon_py_registers_and_logs_in(tmp_path: Path, database_url: str) -> None:
+def dev_instance(tmp_path: Path, database_url: str, names: list[str]) -> tuple[int, Path]:
+    """``fedisora init --dev`` on a free port, with an account ``name`` (``name@example.com``,
+    :data:`PASSWORD`) made by the CLI for each of ``names``; the port and the config path."""
     port = free_port()
-    base = f"http://localhost:{port}"
     init = cli(
         "init", "--domain", f"localhost:{port}", "--dev", "--data-dir", "D",
         "--database-url", database_url, cwd=tmp_path,
     )  # fmt: skip
     assert init.returncode == 0, shown(init)
     config_path = tmp_path / "D" / "instance.toml"
-    created = cli(
-        "account", "create", "alice", "--email", EMAIL, "--password-stdin", "--config", config_path,
-        cwd=tmp_path, input=PASSWORD + "\n",
-    )  # fmt: skip
-    assert created.returncode == 0, shown(created)
+    for name in names:
+        created = cli(
+            "account", "create", name, "--email", f"{name}@example.com", "--password-stdin",
+            "--config", config_path, cwd=tmp_path, input=PASSWORD + "\n",
+        )  # fmt: skip
+        assert created.returncode == 0, shown(created)
+    return port, config_path
 
+
+async def test_mastodon_py_registers_and_logs_in(tmp_path: Path, database_url: str) -> None:
+    port, config_path = dev_instance(tmp_path, database_url, ["alice"])
+    base = f"http://localhost:{port}"
     server = start(
         "serve", "--config", config_path, "--port", str(port), "--workers", "0",
         cwd=tmp_path, log_path=tmp_path / "serve.log",
@@ -111,6 +118,17 @@ async def test_mastodon_py_registers_and_logs_in(tmp_path: Path, database_url: s
         assert token
         assert by_code.app_verify_credentials()["name"] == "fedisora-test"
 
+        # The same code again (RFC 6749 §4.1.2): refused, and the token it gave is revoked.
+        reused = fill_in_form(url, "alice", PASSWORD)
+        reused_code = inputs(reused.text).fields["code"]
+        first = api()
+        first.log_in(code=reused_code, redirect_uri=OOB, scopes=SCOPES, allow_http=True)
+        assert first.app_verify_credentials()["name"] == "fedisora-test"
+        with pytest.raises(MastodonIllegalArgumentError, match="invalid_grant"):
+            api().log_in(code=reused_code, redirect_uri=OOB, scopes=SCOPES, allow_http=True)
+        with pytest.raises(MastodonUnauthorizedError):
+            first.app_verify_credentials()
+
         # ... and with a redirect back to the app.
         by_redirect = api()
         callback = "http://127.0.0.1:9/callback"
@@ -149,20 +167,8 @@ async def test_mastodon_py_hits_the_sign_in_limits(tmp_path: Path, database_url:
     import requests
     from mastodon.errors import MastodonIllegalArgumentError as Refused
 
-    port = free_port()
+    port, config_path = dev_instance(tmp_path, database_url, ["alice", "bob"])
     base = f"http://localhost:{port}"
-    init = cli(
-        "init", "--domain", f"localhost:{port}", "--dev", "--data-dir", "D",
-        "--database-url", database_url, cwd=tmp_path,
-    )  # fmt: skip
-    assert init.returncode == 0, shown(init)
-    config_path = tmp_path / "D" / "instance.toml"
-    for name in ("alice", "bob"):
-        created = cli(
-            "account", "create", name, "--email", f"{name}@example.com", "--password-stdin",
-            "--config", config_path, cwd=tmp_path, input=PASSWORD + "\n",
-        )  # fmt: skip
-        assert created.returncode == 0, shown(created)
     server = start(
         "serve", "--config", config_path, "--port", str(port), "--workers", "0",
         cwd=tmp_path, log_path=tmp_path / "serve.log",

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from awr.proof import verify_document_signature as awr_verify
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 from sqlmodel import select
 
 from activitypub.integrity import ProofError, verify_proof
@@ -45,9 +46,15 @@ async def stored(instance: Instance, uri: str) -> Status | None:
 
 def test_the_proof_of_a_body_with_an_ld_signature_verifies_without_it() -> None:
     public = ed25519_public()
+    raw_public = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
     for name in ("create", "create_with_signed_note"):
         body = FEDIFY[name]
         assert body["signature"]["type"] == "RsaSignature2017"
+        # awr, an independent eddsa-jcs-2022 implementation: the proof does not cover the
+        # body as sent, and covers it with the LD signature removed
+        assert not awr_verify(body, body["proof"], raw_public), name
+        without = {k: v for k, v in body.items() if k != "signature"}
+        assert awr_verify(without, body["proof"], raw_public), name
         assert verify_proof(body, public)["verificationMethod"] == f"{ACTOR}#multikey-2"
         # the proof does not cover the LD signature, but it still covers everything else
         changed = copy.deepcopy(body)

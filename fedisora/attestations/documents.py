@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from activitypub.integrity import DATA_INTEGRITY_V1, DATA_INTEGRITY_V2
 from instance_config import Config
 
 from ..db.models import Actor, Attestation, Key, MediaAttachment
@@ -42,8 +43,6 @@ __all__ = [
     "attach_provenance",
 ]
 
-DATA_INTEGRITY_V1 = "https://w3id.org/security/data-integrity/v1"
-DATA_INTEGRITY_V2 = "https://w3id.org/security/data-integrity/v2"
 
 
 def _host(uri: str) -> str:

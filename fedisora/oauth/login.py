@@ -37,12 +37,21 @@ def _dummy_hash() -> str:
 class LoginContext:
     """Where a sign-in attempt is made: this instance's ``domain`` (``alice@<domain>`` names
     the local account ``alice``), and the ``limits`` it counts against, for the client
-    ``address``, from a browser that is a ``known_device`` for the name typed or not."""
+    ``address``, from a browser with a known-device cookie for the name typed (``device``,
+    checked) or not."""
 
     domain: str
-    limits: LoginLimits | None = None
+    limits: LoginLimits
     address: str | None = None
-    known_device: bool = False
+    device: str | None = None
+
+
+def _limited_name(identifier: str, domain: str) -> str:
+    """The name an attempt counts under: ``alice@<our domain>`` counts as ``alice``, as
+    :func:`_find` reads it, so that writing a name another way buys no more guesses."""
+    name = identifier.strip().removeprefix("@")
+    local, at, host = name.partition("@")
+    return local if at and host.lower() == domain.lower() else name
 
 
 async def _find(session: AsyncSession, identifier: str, domain: str) -> Account | None:
@@ -78,8 +87,7 @@ async def check_login(
     """
     if not identifier or not password:
         raise LoginFailed()
-    if context.limits is not None:
-        await context.limits.attempt(context.address, identifier, known_device=context.known_device)
+    await context.limits.attempt(context.address, _limited_name(identifier, context.domain), device=context.device)
     account = await _find(session, identifier, context.domain)
     stored = account.user.password_hash if account is not None else None
     ok = await asyncio.to_thread(verify_password, stored or _dummy_hash(), password)

@@ -23,15 +23,18 @@ The account limit must neither tell an attacker whether an account exists nor
 let one keep a person out:
 
 * it counts the *name typed*, normalised (trimmed, without a leading ``@``,
-  lower-cased) and hashed, before anything is looked up; a name without an
-  account is limited exactly like one with an account.  A person signs in by
-  username, by ``username@<instance domain>`` or by e-mail address, so an
-  account has at most three such budgets;
+  lower-cased, ``username@<instance domain>`` as ``username``; see
+  :func:`fedisora.oauth.login.check_login`) and hashed, before anything is
+  looked up; a name without an account is limited exactly like one with an
+  account.  A person signs in by username or by e-mail address, so an account
+  has at most two such budgets;
 * a browser that has signed in to that name before carries a *known-device*
   cookie (``HttpOnly``, signed with the form key of
   :mod:`fedisora.oauth.authorization`, good for :data:`DEVICE_LIFETIME`); its
-  attempts on the authorize form skip the account limit (the address limit
-  still applies), so guessing from elsewhere does not lock its owner out
+  attempts on the authorize form count against a budget of that cookie's own
+  (:data:`ACCOUNT_LIMIT` per :data:`ACCOUNT_PERIOD`) instead of the name's (the
+  address limit still applies), so guessing from elsewhere does not lock its
+  owner out, and the cookie is no way around the limit for whoever holds it
   (OWASP's "device cookies").  The password grant has no such cookie.
 
 The counts are kept by a :class:`~fedisora.counters.CounterStore`: in this
@@ -45,6 +48,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable
 
@@ -108,21 +112,27 @@ class LoginLimits:
     def _now(self) -> float:
         return self.clock()  # read each time, so that a replaced clock is followed
 
-    async def attempt(self, address: str | None, identifier: str, *, known_device: bool = False) -> None:
+    async def attempt(self, address: str | None, identifier: str, *, device: str | None = None) -> None:
         """Count an attempt to sign in as ``identifier`` from the client ``address``;
-        :class:`TooManyAttempts` if a limit refuses it."""
+        :class:`TooManyAttempts` if a limit refuses it.  ``device`` is the known-device
+        cookie the browser holds for ``identifier`` (checked by :func:`is_known_device`):
+        the attempt counts against that cookie's budget instead of the name's."""
         now = self.clock()
         by_address = await self.by_address.hit(address_key(address), now=now)
         if by_address.limited:
             raise TooManyAttempts(by_address)
-        if known_device:
-            return
-        by_account = await self.by_account.hit(account_key(identifier), now=now)
+        key = account_key(identifier) if device is None else "device:" + account_key(device)
+        by_account = await self.by_account.hit(key, now=now)
         if by_account.limited:
             raise TooManyAttempts(by_account)
 
 
 # ---- the known-device cookie ------------------------------------------------------------------
+
+
+# What make_device_cookie writes: ASCII digits (int() would take others, or choke on a
+# 5,000-digit one) and a SHA-256 hex digest.
+_DEVICE_COOKIE_RE = re.compile(r"(?P<issued>[0-9]{1,12})\.(?P<mac>[0-9a-f]{64})")
 
 
 def _device_mac(key: bytes, identifier: str, issued: int) -> str:
@@ -139,9 +149,10 @@ def make_device_cookie(key: bytes, identifier: str, now: float) -> str:
 def is_known_device(key: bytes, cookie: str | None, identifier: str, now: float) -> bool:
     """Whether ``cookie`` was given to a browser that signed in as ``identifier`` within
     :data:`DEVICE_LIFETIME`."""
-    if not cookie or "." not in cookie:
+    match = _DEVICE_COOKIE_RE.fullmatch(cookie or "")
+    if match is None:  # anything else a browser may send is no cookie of ours
         return False
-    issued_text, mac = cookie.split(".", 1)
-    if not issued_text.isdigit() or not (0 <= now - int(issued_text) <= DEVICE_LIFETIME):
+    issued = int(match["issued"])
+    if not 0 <= now - issued <= DEVICE_LIFETIME:
         return False
-    return hmac.compare_digest(mac, _device_mac(key, identifier, int(issued_text)))
+    return hmac.compare_digest(match["mac"], _device_mac(key, identifier, issued))

@@ -239,7 +239,9 @@ async def authorize_submit(request: Request) -> Response:
             )
         username = params.get("username", "")
         device = request.cookies.get(DEVICE_COOKIE)
-        context = _login_context(request, known_device=is_known_device(key, device, username, time.time()))
+        if not is_known_device(key, device, username, time.time()):
+            device = None
+        context = _login_context(request, device=device)
         assert nonce is not None  # checked with the form token
         try:
             account = await check_login(session, username, params.get("password"), context)
@@ -304,7 +306,7 @@ def _client_credentials(request: Request, params: dict[str, Any]) -> tuple[str |
     return text_param(params, "client_id"), text_param(params, "client_secret")
 
 
-def _login_context(request: Request, *, known_device: bool = False) -> LoginContext:
+def _login_context(request: Request, *, device: str | None = None) -> LoginContext:
     """Where this sign-in attempt comes from: the client address is the one the server
     sees (``fedisora serve`` takes ``X-Forwarded-For`` only from a proxy on 127.0.0.1 or
     ::1, uvicorn's default for ``FORWARDED_ALLOW_IPS``)."""
@@ -313,7 +315,7 @@ def _login_context(request: Request, *, known_device: bool = False) -> LoginCont
         domain=state.config.instance.domain,
         limits=state.login_limits,
         address=request.client.host if request.client else None,
-        known_device=known_device,
+        device=device,
     )
 
 
