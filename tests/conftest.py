@@ -2,7 +2,7 @@
 
 ``database_url`` is an empty database (a file under ``tmp_path`` or a fresh
 PostgreSQL database, see ``tests/pg.py``); ``migrated_url`` is the same after
-``fedisora db upgrade``; ``engine`` is an engine on it, disposed afterwards; ``here`` is one in-process instance,
+``fedisora db upgrade`` (a copy of a migrated template, see ``tests/templates.py``); ``engine`` is an engine on it, disposed afterwards; ``here`` is one in-process instance,
 ``video.example.org``, on that database.
 """
 
@@ -15,24 +15,29 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fedisora.db.engine import make_engine
-from fedisora.db.migrate import upgrade
 from tests.federation import Fediverse, Instance
 from tests.pg import fresh_pg_database, skip_or_fail_without_postgres
+from tests.templates import migrate, pg_template, remember_migrated, sqlite_copy
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Empty, unless the test also asks for ``migrated_url``: then it is made migrated
+    (copied from a template) rather than migrated afterwards."""
+    migrated = "migrated_url" in request.fixturenames
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path}/t.db"
+        path = tmp_path / "t.db"
+        yield await sqlite_copy(path) if migrated else f"sqlite+aiosqlite:///{path}"
         return
     admin = skip_or_fail_without_postgres()
-    async with fresh_pg_database(admin) as url:
-        yield url
+    template = await pg_template(admin) if migrated else None
+    async with fresh_pg_database(admin, template=template) as url:
+        yield remember_migrated(url) if migrated else url
 
 
 @pytest.fixture
 async def migrated_url(database_url: str) -> str:
-    await upgrade(database_url)
+    await migrate(database_url)  # nothing left to do for a template copy
     return database_url
 
 

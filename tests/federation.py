@@ -26,12 +26,12 @@ from activitypub.keys import ed25519_public_from_multibase
 from activitypub.signatures import sign_request, sign_request_rfc9421
 from fedisora.accounts.service import create_account, ensure_instance_actor
 from fedisora.app import create_app
-from fedisora.db.migrate import upgrade
 from fedisora.db.models import Actor, Job, JobState, Key, KeyAlgorithm, utcnow
 from fedisora.jobs.runner import JobRunner
 from fedisora.state import AppState
 from fedisora.workers import job_handlers
 from instance_config import Config, parse_config, render_config
+from tests.templates import migrate
 
 
 class RoutingTransport(httpx.AsyncBaseTransport):
@@ -237,7 +237,7 @@ class Fediverse:
         path = directory / "instance.toml"
         path.write_text(render_config(domain, database_url=url))
         config = parse_config(path.read_text(), path=path, env={})
-        await upgrade(url)
+        await migrate(url)  # a template copy for a new database (tests/templates.py)
         app = create_app(config, run_workers=False, transport=self.transport)
         await self._stack.enter_async_context(app.router.lifespan_context(app))
         instance = Instance(domain, config, app)

@@ -83,15 +83,16 @@ def _asyncpg_dsn(url: str) -> str:
 
 
 @asynccontextmanager
-async def fresh_pg_database(admin_url: str | None = None) -> AsyncIterator[str]:
-    """Create an empty database, yield its ``postgresql+asyncpg`` URL, drop it."""
+async def fresh_pg_database(admin_url: str | None = None, *, template: str | None = None) -> AsyncIterator[str]:
+    """Create an empty database (a copy of database ``template`` if given), yield its
+    ``postgresql+asyncpg`` URL, drop it."""
     import asyncpg
 
     admin = admin_url or skip_or_fail_without_postgres()
     name = f"fedisora_t_{os.getpid()}_{secrets.token_hex(4)}"
     conn = await asyncpg.connect(_asyncpg_dsn(admin))
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     finally:
         await conn.close()
     try:
