@@ -30,8 +30,6 @@ import logging
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import select
 
@@ -41,6 +39,7 @@ from activitypub.signatures import HTTPSignatureAuth
 
 from instance_config import parent_domains
 
+from ..db import upsert
 from ..db.models import Activity, Actor, Domain, Job, JobState, Key, KeyAlgorithm, KeyPurpose, utcnow
 from ..jobs.runner import JobContext, PermanentError, RetryLater
 from ..state import AppState
@@ -167,9 +166,8 @@ def _host_of(url: str) -> str:
 
 async def _ensure_domain(conn: AsyncConnection, host: str) -> None:
     """Insert the ``domains`` row for ``host`` unless it exists (safe against concurrent inserts)."""
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     await conn.execute(
-        insert(_domains)
+        upsert.insert(conn, _domains)
         .values(**Domain(domain=host).model_dump())
         .on_conflict_do_nothing(index_elements=["domain"])
     )

@@ -22,13 +22,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..convert.common import iso_or_none
+from ..db import upsert
 from ..db.models import Activity, DeliveryFailure, Job, JobState, utcnow
 from ..jobs import queue
 from .outbox import DELIVER, DELIVERY_MAX_ATTEMPTS
@@ -83,8 +82,7 @@ async def record(
         "failed_at": now or utcnow(),
     }
     async with engine.begin() as conn:
-        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(_failures).values(**values)
+        stmt = upsert.insert(conn, _failures).values(**values)
         update = {k: stmt.excluded[k] for k in values if k != "job_id"}
         await conn.execute(stmt.on_conflict_do_update(index_elements=["job_id"], set_=update))
 
