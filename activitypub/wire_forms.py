@@ -46,24 +46,40 @@ def _context_entries(context: Any) -> list[Any] | None:
     return None
 
 
-def _definitions(entry: Any) -> list[Mapping[str, Any]] | None:
-    """The term-definition objects an ``@context`` entry brings in; ``None``: unknown."""
-    if isinstance(entry, dict):
-        return [entry]
-    if not isinstance(entry, str):
+def _definitions(entry: Any, depth: int = 0) -> list[Mapping[str, Any]] | None:
+    """The term-definition objects an ``@context`` entry brings in, with the scoped contexts
+    of their terms (a type- or property-scoped context can redefine a term inside the nodes
+    it applies to) and what ``@import`` pulls in; ``None``: unknown."""
+    if depth > 8:
         return None
-    document = lookup(entry)
-    if document is None:
+    if isinstance(entry, str):
+        document = lookup(entry)
+        if document is None:
+            return None
+        entries = _context_entries(document.get("@context")) or []
+    elif isinstance(entry, dict):
+        entries = [entry]
+    else:
         return None
     found: list[Mapping[str, Any]] = []
-    for item in _context_entries(document.get("@context")) or []:
-        if isinstance(item, dict):
-            found.append(item)
-        elif isinstance(item, str):  # a context that includes another: look at it too
-            nested = _definitions(item)
+    for item in entries:
+        if isinstance(item, str):  # a context that includes another: look at it too
+            nested = _definitions(item, depth + 1)
             if nested is None:
                 return None
             found.extend(nested)
+            continue
+        if not isinstance(item, dict):
+            continue
+        found.append(item)
+        inner = [item["@import"]] if "@import" in item else []
+        inner += [d["@context"] for d in item.values() if isinstance(d, dict) and "@context" in d]
+        for context in inner:
+            for nested_entry in _context_entries(context) or []:
+                nested = _definitions(nested_entry, depth + 1)
+                if nested is None:
+                    return None
+                found.extend(nested)
     return found
 
 
