@@ -161,3 +161,21 @@ async def test_what_a_peer_answers_is_kept_bounded_and_safe(world: Fediverse, mi
 
     assert excerpt("a\x1b[2Jb\u2028c\ud800d\x00e\n\tf") == "a [2Jb c d e f"
     assert excerpt(None) == "" and excerpt("  ") == ""
+
+
+async def test_bad_parameters_to_the_admin_api_are_refused_not_500(here: Instance) -> None:
+    await here.create_account("alice", admin=True)
+    admin = bearer(await token_for(here, "alice", "read admin:read admin:write"))
+    api = here.client
+    assert api is not None
+    huge = "9" * 40
+    for params in ({"max_id": huge}, {"since_id": huge}, {"min_id": huge}, {"limit": huge}, {"limit": "-5"},
+                   {"host": "x" * 5000}, {"host": "FEDIFY.example:443"}, {"max_id": "-1"}):
+        answer = await api.get(DELIVERIES, params=params, headers=admin)
+        assert answer.status_code in (200, 422), (params, answer.status_code, answer.text[:200])
+    for params in ({"state[]": ["failed", "retrying"]}, {"limit[]": ["1", "2"]}, {"host[x]": "y"}):
+        answer = await api.get(DELIVERIES, params=params, headers=admin)
+        assert answer.status_code in (200, 422), (params, answer.status_code, answer.text[:200])
+    for job_id in (huge, "-1", "1.5", "%E2%91%A0"):
+        answer = await api.post(f"{DELIVERIES}/{job_id}/retry", headers=admin)
+        assert answer.status_code == 404, (job_id, answer.status_code, answer.text[:200])
