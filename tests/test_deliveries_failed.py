@@ -179,3 +179,28 @@ async def test_bad_parameters_to_the_admin_api_are_refused_not_500(here: Instanc
     for job_id in (huge, "-1", "1.5", "%E2%91%A0"):
         answer = await api.post(f"{DELIVERIES}/{job_id}/retry", headers=admin)
         assert answer.status_code == 404, (job_id, answer.status_code, answer.text[:200])
+
+
+async def test_retrying_a_delivery_another_retry_just_took_is_not_found(here: Instance) -> None:
+    """Two admins press "retry" at once: the second finds the job already gone (a 404 in the
+    API), instead of deleting a row that is no longer there (a 500)."""
+    import pytest
+    from sqlmodel import select
+
+    from fedisora.federation import failures
+    from fedisora.jobs import queue
+
+    async with here.state.sessions() as session:
+        job = await queue.enqueue(session, "deliver", {"inbox": INBOX, "host": PEER, "activity_id": 1})
+        await session.commit()
+    await queue.fail(here.state.engine, job.id, "HTTP 400", retry_delay=None)
+    async with here.state.sessions() as first, here.state.sessions() as second:
+        seen = await second.get(Job, job.id)  # the second read it before the first retried
+        assert seen is not None and seen.state == JobState.DEAD.value
+        await failures.retry(first, job.id)
+        await first.commit()
+        with pytest.raises(failures.DeliveryNotFound):
+            await failures.retry(second, job.id)
+    async with here.state.sessions() as session:
+        jobs = list((await session.exec(select(Job).where(Job.kind == "deliver"))).all())
+    assert [j.state for j in jobs] == [JobState.PENDING.value]

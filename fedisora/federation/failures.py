@@ -192,15 +192,21 @@ async def describe(
 async def retry(session: AsyncSession, job_id: int) -> Job:
     """Queue the given-up delivery ``job_id`` again (a new job, its attempts fresh) and forget
     the old one; the caller commits.  :class:`DeliveryNotFound` unless it is a dead delivery."""
-    job = await session.get(Job, job_id)
-    if job is None or job.kind != DELIVER or job.state != JobState.DEAD.value:
+    jobs = Job.__table__  # type: ignore[attr-defined]
+    # One statement: of two retries at once, the second finds nothing to take.
+    taken = (
+        await session.exec(  # type: ignore[call-overload]
+            sa.delete(jobs)  # its delivery_failures row goes with it
+            .where(jobs.c.id == job_id, jobs.c.kind == DELIVER, jobs.c.state == JobState.DEAD.value)
+            .returning(jobs.c.payload, jobs.c.dedupe_key, jobs.c.max_attempts)
+        )
+    ).first()
+    if taken is None:
         raise DeliveryNotFound(f"no failed delivery {job_id}")
-    payload = dict(job.payload)
-    dedupe_key = job.dedupe_key or (
+    payload, dedupe_key, max_attempts = dict(taken[0]), taken[1], taken[2]
+    dedupe_key = dedupe_key or (
         f"{DELIVER}:{payload.get('activity_id')}:{payload.get('inbox')}" if payload.get("inbox") else None
     )
-    await session.delete(job)  # its delivery_failures row goes with it
-    await session.flush()
     return await queue.enqueue(
-        session, DELIVER, payload, max_attempts=job.max_attempts or DELIVERY_MAX_ATTEMPTS, dedupe_key=dedupe_key
+        session, DELIVER, payload, max_attempts=max_attempts or DELIVERY_MAX_ATTEMPTS, dedupe_key=dedupe_key
     )
