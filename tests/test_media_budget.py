@@ -6,12 +6,18 @@ image would then hang while thumbnails keep coming)."""
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from fedisora.media.budget import MemoryBudget
+from fedisora.media import processing
+from fedisora.media.budget import IMAGE_BUDGET, MemoryBudget
+from fedisora.media.errors import MediaRejected
 
 
 def _start(budget: MemoryBudget, amount: int, order: list[str], name: str, hold: threading.Event) -> threading.Thread:
@@ -73,3 +79,55 @@ def test_small_reservations_share_the_budget_and_too_large_ones_take_all_of_it()
 def test_a_budget_must_be_positive() -> None:
     with pytest.raises(ValueError):
         MemoryBudget(0)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG's signature and header chunk claiming ``width`` x ``height``, and nothing to decode."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    return b"\x89PNG\r\n\x1a\n" + chunk + end
+
+
+def _while_the_budget_is_full(work: Callable[[], object]) -> BaseException | None:
+    """Run ``work`` in a thread while another holds the whole image budget; what it raised."""
+    held, done = threading.Event(), threading.Event()
+    raised: list[BaseException] = []
+
+    def hold() -> None:
+        with IMAGE_BUDGET.reserve(IMAGE_BUDGET.limit):
+            held.set()
+            done.wait(10)
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001
+            raised.append(exc)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert held.wait(5)
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(3)
+    finished = not worker.is_alive()
+    done.set()
+    holder.join(5)
+    worker.join(5)
+    assert finished, "an image its header already rules out waited for the memory budget"
+    return raised[0] if raised else None
+
+
+def test_an_image_refused_by_its_header_does_not_wait_for_the_budget(tmp_path: Path) -> None:
+    """A header claiming 16384 x 16384 pixels (over the 100-megapixel limit) is refused at
+    once, not after waiting for the whole budget (a few tiny files would make every other
+    image upload wait)."""
+    src = tmp_path / "huge.png"
+    src.write_bytes(_png_header(16_384, 16_384))
+    work = tmp_path / "work"
+    work.mkdir()
+    raised = _while_the_budget_is_full(lambda: processing.process_file(src, work, processing.MediaLimits()))
+    assert isinstance(raised, MediaRejected) and "16384x16384" in str(raised)
+    raised = _while_the_budget_is_full(lambda: processing.make_thumbnail(_png_header(16_000, 16_000)))
+    assert isinstance(raised, MediaRejected) and "16000x16000" in str(raised)
