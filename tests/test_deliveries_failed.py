@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from fedisora.db.models import Actor, Domain, Job, JobState
 from fedisora.federation.failures import EXCERPT_CHARS, excerpt
@@ -204,3 +205,28 @@ async def test_retrying_a_delivery_another_retry_just_took_is_not_found(here: In
     async with here.state.sessions() as session:
         jobs = list((await session.exec(select(Job).where(Job.kind == "deliver"))).all())
     assert [j.state for j in jobs] == [JobState.PENDING.value]
+
+
+async def test_a_refusal_stays_final_when_its_answer_cannot_be_recorded(
+    world: Fediverse, migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keeping the peer's answer is bookkeeping: when the database refuses it (busy), the
+    delivery's outcome is the same (a 400 is final, not sent again)."""
+    import sqlalchemy as sa
+
+    from fedisora.federation import failures
+
+    async def busy(*args: object, **kwargs: object) -> None:
+        raise sa.exc.OperationalError("INSERT INTO delivery_failures …", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(failures, "record", busy)
+    here = await world.add("video.example.org", migrated_url)
+    alice = await here.create_account("alice")
+    peer = world.add_documents(PEER)
+    peer.post_answer = (400, "text/plain; charset=utf-8", b"Invalid activity.")
+    await follow(here, alice, await remote(here, PEER, "bob"))
+    await world.settle()
+    assert [url for url, _, _ in peer.received] == [INBOX]
+    [job] = await deliver_jobs(here)
+    assert job.state == JobState.DEAD.value and job.attempts == 1
+    assert "HTTP 400" in (job.last_error or "")

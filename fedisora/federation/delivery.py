@@ -30,6 +30,7 @@ import logging
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import select
 
@@ -131,15 +132,19 @@ async def deliver(ctx: JobContext, state: AppState) -> None:
         detail += f": {answer[:300]}"
     if result is not None and result.location:
         detail += f" (Location: {failures.excerpt(result.location, 300)})"
-    # What the peer said, for `fedisora deliveries failed` and the admin API.
-    await failures.record(
-        ctx.engine,
-        ctx.job.id,
-        http_status=result.status if result is not None else exc_status,
-        reason=reason,
-        response=answer,
-        now=now,
-    )
+    # What the peer said, for `fedisora deliveries failed` and the admin API: bookkeeping
+    # only, so a database that cannot take it now does not change the outcome (a 4xx sent again).
+    try:
+        await failures.record(
+            ctx.engine,
+            ctx.job.id,
+            http_status=result.status if result is not None else exc_status,
+            reason=reason,
+            response=answer,
+            now=now,
+        )
+    except SQLAlchemyError:
+        log.warning("job %s: could not record the failed delivery to %s", ctx.job.id, inbox, exc_info=True)
 
     if outcome is Outcome.GIVE_UP:
         # The host answered (or we refused to ask it): not a sign of ill health.
