@@ -233,11 +233,12 @@ def require_proof(document: Mapping[str, Any]) -> dict[str, Any]:
     return proof
 
 
-def _forms(unsecured: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _forms(unsecured: dict[str, Any], received_context: Any) -> Iterator[dict[str, Any]]:
     """The document as given; only then the equivalent forms Fedify signs its served
-    objects in (:mod:`.wire_forms`), worked out only if the first fails."""
+    objects in (:mod:`.wire_forms`, judged by the ``@context`` the document came with),
+    worked out only if the first fails."""
     yield unsecured
-    yield from fedify_forms(unsecured)
+    yield from fedify_forms(unsecured, received_context=received_context)
 
 
 def verify_proof(
@@ -285,7 +286,7 @@ def verify_proof(
     candidates = [options]
     if "@context" not in options and "@context" in unsecured:
         candidates.append({**options, "@context": unsecured["@context"]})
-    for form in _forms(unsecured):
+    for form in _forms(unsecured, document.get("@context")):
         for candidate in candidates:
             try:
                 public_key.verify(signature, _hash_data(candidate, form))

@@ -139,10 +139,16 @@ def _rewrite(value: Any, *, audience: bool, attachments: bool, key: str | None =
     return out
 
 
-def fedify_forms(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+def fedify_forms(document: Mapping[str, Any], *, received_context: Any = None) -> list[dict[str, Any]]:
     """The forms of ``document`` Fedify may have signed instead (each differs from it and
-    means the same in JSON-LD); empty when there are none or they could mean otherwise."""
-    if not _safe_context(document.get("@context")):
+    means the same in JSON-LD); empty when there are none or they could mean otherwise.
+
+    ``received_context``: the ``@context`` the document came with, when it is longer than the
+    one hashed (a proof's ``@context`` may be a prefix of it): what was appended, unsigned,
+    could change the meaning too, so the forms are judged by it.
+    """
+    context = document.get("@context") if received_context is None else received_context
+    if not _safe_context(context):
         return []
     if any(_nested_context(v) for k, v in document.items() if k != "@context"):
         return []

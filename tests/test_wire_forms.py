@@ -113,3 +113,28 @@ def test_no_forms_for_documents_with_nested_contexts() -> None:
 def test_no_forms_when_nothing_would_change() -> None:
     plain = {**unsecured(NOTE), "to": [PUBLIC], "attachment": [NOTE["attachment"]]}
     assert fedify_forms(plain) == []
+
+
+def test_a_context_appended_after_signing_rules_the_forms_out() -> None:
+    """A proof whose ``@context`` is a prefix of the document's lets the document append
+    contexts nobody signed.  One that redefines ``as`` makes the served ``"as:Public"`` mean
+    something other than the signed full IRI (pyld says so), so that copy must not verify
+    through the equivalent-forms rule."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from activitypub.integrity import create_proof
+
+    private = Ed25519PrivateKey.generate()
+    note = {"@context": ["https://www.w3.org/ns/activitystreams"], "id": "https://s.example/notes/1", "type": "Note",
+            "attributedTo": "https://s.example/users/a", "content": "hi", "to": PUBLIC}
+    signed = create_proof(note, private, "https://s.example/users/a#ed25519-key")
+    assert verify_proof(signed, private.public_key())
+    evil = {"as": "https://evil.example/ns#"}
+    changed = {**signed, "@context": [*signed["@context"], evil], "to": "as:Public"}
+    options = {"algorithm": "URDNA2015", "format": "application/n-quads"}
+    assert pyld.normalize(expand(unsecured(changed)), options) != pyld.normalize(
+        expand({**unsecured(changed), "to": PUBLIC}), options
+    )
+    with pytest.raises(ProofError) as caught:
+        verify_proof(changed, private.public_key())
+    assert caught.value.code == "invalid"
