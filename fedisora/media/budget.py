@@ -10,7 +10,8 @@ Reservations are granted in the order they were asked for, so a large one is not
 overtaken, and starved, by a stream of small ones that would each fit beside it.
 
 Reservations are made in the worker threads that decode (never on the event
-loop) and must not be nested.
+loop) and must not be nested (a nested one would wait behind those queued after the
+outer one, which waits for it: a deadlock).
 """
 
 from __future__ import annotations
