@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -233,6 +233,14 @@ def require_proof(document: Mapping[str, Any]) -> dict[str, Any]:
     return proof
 
 
+def _forms(unsecured: dict[str, Any], received_context: Any) -> Iterator[dict[str, Any]]:
+    """The document as given; only then the equivalent forms Fedify signs its served
+    objects in (:mod:`.wire_forms`, judged by the ``@context`` the document came with),
+    worked out only if the first fails."""
+    yield unsecured
+    yield from fedify_forms(unsecured, received_context=received_context)
+
+
 def verify_proof(
     document: Mapping[str, Any], public_key: Ed25519PublicKey, *, purpose: str = "assertionMethod"
 ) -> dict[str, Any]:
@@ -278,14 +286,7 @@ def verify_proof(
     candidates = [options]
     if "@context" not in options and "@context" in unsecured:
         candidates.append({**options, "@context": unsecured["@context"]})
-    for candidate in candidates:
-        try:
-            public_key.verify(signature, _hash_data(candidate, unsecured))
-        except InvalidSignature:
-            continue
-        return dict(proof)
-    # Only then the equivalent forms Fedify signs its served objects in (see wire_forms).
-    for form in fedify_forms(unsecured):
+    for form in _forms(unsecured, document.get("@context")):
         for candidate in candidates:
             try:
                 public_key.verify(signature, _hash_data(candidate, form))

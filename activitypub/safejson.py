@@ -29,7 +29,9 @@ __all__ = ["MAX_DEPTH", "JSONRejected", "check_value", "loads", "printable", "un
 
 MAX_DEPTH = 100
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A string, or what is left of the body after a quote that never closes: matching to the end
+# there (rather than failing and trying again at the next quote inside) keeps the scan linear.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _RISKY_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -46,24 +46,40 @@ def _context_entries(context: Any) -> list[Any] | None:
     return None
 
 
-def _definitions(entry: Any) -> list[Mapping[str, Any]] | None:
-    """The term-definition objects an ``@context`` entry brings in; ``None``: unknown."""
-    if isinstance(entry, dict):
-        return [entry]
-    if not isinstance(entry, str):
+def _definitions(entry: Any, depth: int = 0) -> list[Mapping[str, Any]] | None:
+    """The term-definition objects an ``@context`` entry brings in, with the scoped contexts
+    of their terms (a type- or property-scoped context can redefine a term inside the nodes
+    it applies to) and what ``@import`` pulls in; ``None``: unknown."""
+    if depth > 8:
         return None
-    document = lookup(entry)
-    if document is None:
+    if isinstance(entry, str):
+        document = lookup(entry)
+        if document is None:
+            return None
+        entries = _context_entries(document.get("@context")) or []
+    elif isinstance(entry, dict):
+        entries = [entry]
+    else:
         return None
     found: list[Mapping[str, Any]] = []
-    for item in _context_entries(document.get("@context")) or []:
-        if isinstance(item, dict):
-            found.append(item)
-        elif isinstance(item, str):  # a context that includes another: look at it too
-            nested = _definitions(item)
+    for item in entries:
+        if isinstance(item, str):  # a context that includes another: look at it too
+            nested = _definitions(item, depth + 1)
             if nested is None:
                 return None
             found.extend(nested)
+            continue
+        if not isinstance(item, dict):
+            continue
+        found.append(item)
+        inner = [item["@import"]] if "@import" in item else []
+        inner += [d["@context"] for d in item.values() if isinstance(d, dict) and "@context" in d]
+        for context in inner:
+            for nested_entry in _context_entries(context) or []:
+                nested = _definitions(nested_entry, depth + 1)
+                if nested is None:
+                    return None
+                found.extend(nested)
     return found
 
 
@@ -123,10 +139,16 @@ def _rewrite(value: Any, *, audience: bool, attachments: bool, key: str | None =
     return out
 
 
-def fedify_forms(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+def fedify_forms(document: Mapping[str, Any], *, received_context: Any = None) -> list[dict[str, Any]]:
     """The forms of ``document`` Fedify may have signed instead (each differs from it and
-    means the same in JSON-LD); empty when there are none or they could mean otherwise."""
-    if not _safe_context(document.get("@context")):
+    means the same in JSON-LD); empty when there are none or they could mean otherwise.
+
+    ``received_context``: the ``@context`` the document came with, when it is longer than the
+    one hashed (a proof's ``@context`` may be a prefix of it): what was appended, unsigned,
+    could change the meaning too, so the forms are judged by it.
+    """
+    context = document.get("@context") if received_context is None else received_context
+    if not _safe_context(context):
         return []
     if any(_nested_context(v) for k, v in document.items() if k != "@context"):
         return []

@@ -17,11 +17,10 @@ unlike, unboost, an answered follow request), as Mastodon does.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from .db import upsert
 from .db.ids import new_id
 from .db.models import Actor, Block, Mention, Mute, Notification, NotificationType, Status, utcnow
 
@@ -98,8 +97,7 @@ async def notify(
         "created_at": utcnow(),
         "dismissed_at": None,
     }
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.exec(insert(Notification).values(**values).on_conflict_do_nothing())  # type: ignore[call-overload]
+    await session.exec(upsert.insert(session, Notification).values(**values).on_conflict_do_nothing())  # type: ignore[call-overload]
 
 
 async def withdraw(

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from fedisora.db.models import Actor, Domain, Job, JobState
 from fedisora.federation.failures import EXCERPT_CHARS, excerpt
@@ -161,3 +162,71 @@ async def test_what_a_peer_answers_is_kept_bounded_and_safe(world: Fediverse, mi
 
     assert excerpt("a\x1b[2Jb\u2028c\ud800d\x00e\n\tf") == "a [2Jb c d e f"
     assert excerpt(None) == "" and excerpt("  ") == ""
+
+
+async def test_bad_parameters_to_the_admin_api_are_refused_not_500(here: Instance) -> None:
+    await here.create_account("alice", admin=True)
+    admin = bearer(await token_for(here, "alice", "read admin:read admin:write"))
+    api = here.client
+    assert api is not None
+    huge = "9" * 40
+    for params in ({"max_id": huge}, {"since_id": huge}, {"min_id": huge}, {"limit": huge}, {"limit": "-5"},
+                   {"host": "x" * 5000}, {"host": "FEDIFY.example:443"}, {"max_id": "-1"}):
+        answer = await api.get(DELIVERIES, params=params, headers=admin)
+        assert answer.status_code in (200, 422), (params, answer.status_code, answer.text[:200])
+    for params in ({"state[]": ["failed", "retrying"]}, {"limit[]": ["1", "2"]}, {"host[x]": "y"}):
+        answer = await api.get(DELIVERIES, params=params, headers=admin)
+        assert answer.status_code in (200, 422), (params, answer.status_code, answer.text[:200])
+    for job_id in (huge, "-1", "1.5", "%E2%91%A0"):
+        answer = await api.post(f"{DELIVERIES}/{job_id}/retry", headers=admin)
+        assert answer.status_code == 404, (job_id, answer.status_code, answer.text[:200])
+
+
+async def test_retrying_a_delivery_another_retry_just_took_is_not_found(here: Instance) -> None:
+    """Two admins press "retry" at once: the second finds the job already gone (a 404 in the
+    API), instead of deleting a row that is no longer there (a 500)."""
+    import pytest
+    from sqlmodel import select
+
+    from fedisora.federation import failures
+    from fedisora.jobs import queue
+
+    async with here.state.sessions() as session:
+        job = await queue.enqueue(session, "deliver", {"inbox": INBOX, "host": PEER, "activity_id": 1})
+        await session.commit()
+    await queue.fail(here.state.engine, job.id, "HTTP 400", retry_delay=None)
+    async with here.state.sessions() as first, here.state.sessions() as second:
+        seen = await second.get(Job, job.id)  # the second read it before the first retried
+        assert seen is not None and seen.state == JobState.DEAD.value
+        await failures.retry(first, job.id)
+        await first.commit()
+        with pytest.raises(failures.DeliveryNotFound):
+            await failures.retry(second, job.id)
+    async with here.state.sessions() as session:
+        jobs = list((await session.exec(select(Job).where(Job.kind == "deliver"))).all())
+    assert [j.state for j in jobs] == [JobState.PENDING.value]
+
+
+async def test_a_refusal_stays_final_when_its_answer_cannot_be_recorded(
+    world: Fediverse, migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keeping the peer's answer is bookkeeping: when the database refuses it (busy), the
+    delivery's outcome is the same (a 400 is final, not sent again)."""
+    import sqlalchemy as sa
+
+    from fedisora.federation import failures
+
+    async def busy(*args: object, **kwargs: object) -> None:
+        raise sa.exc.OperationalError("INSERT INTO delivery_failures …", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(failures, "record", busy)
+    here = await world.add("video.example.org", migrated_url)
+    alice = await here.create_account("alice")
+    peer = world.add_documents(PEER)
+    peer.post_answer = (400, "text/plain; charset=utf-8", b"Invalid activity.")
+    await follow(here, alice, await remote(here, PEER, "bob"))
+    await world.settle()
+    assert [url for url, _, _ in peer.received] == [INBOX]
+    [job] = await deliver_jobs(here)
+    assert job.state == JobState.DEAD.value and job.attempts == 1
+    assert "HTTP 400" in (job.last_error or "")

@@ -165,3 +165,16 @@ async def test_inbox_job_for_a_gone_actor_is_dead_at_once_and_a_down_server_is_r
     job = await run_job(a, down)  # no server answers for down.example: a connection error may pass
     assert (job.state, job.attempts) == ("pending", 1)
     assert "ConnectError" in (job.last_error or "")
+
+
+async def test_nul_in_a_multipart_profile_update_is_400(here: Instance) -> None:
+    """``update_credentials`` reads multipart bodies itself (for the avatar and header): its
+    fields get the same check as every other form, whichever field it is."""
+    await here.create_account("alice")
+    token = await token_for(here, "alice")
+    for field in ("display_name", "source[privacy]", "x\x00y"):
+        response = await api(here).patch(
+            "/api/v1/accounts/update_credentials", data={field: "a\x00b"},
+            files={"unused": ("", b"", "application/octet-stream")}, headers={"Authorization": f"Bearer {token}"},
+        )
+        refused(response, 400, "it holds a NUL character")

@@ -81,3 +81,21 @@ def test_a_megabyte_of_brackets_costs_little(body: bytes, refused: bool) -> None
     except JSONRejected:
         assert refused
     assert time.perf_counter() - started < 2.0  # measured: 10-250 ms on a loaded 2-core machine
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 101 + b'"' + b'\\"' * 500_000,  # a string that never ends, full of escaped quotes
+        b"[" * 101 + b'"a' * 500_000,  # half a million strings that never end
+        b"[" * 101 + b'"' + b"\\\\" * 250_000 + b"x",
+    ],
+    ids=["escaped-quotes", "many-quotes", "escaped-backslashes"],
+)
+def test_a_megabyte_of_unterminated_strings_costs_little(body: bytes) -> None:
+    """The depth scan skips strings; one that never ends must not make it start over at every
+    quote inside it (quadratic: an 80 kB inbox body took 20 s before anyone checked a signature)."""
+    started = time.perf_counter()
+    with pytest.raises(JSONRejected):
+        loads(body)
+    assert time.perf_counter() - started < 2.0

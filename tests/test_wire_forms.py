@@ -80,15 +80,29 @@ def test_the_forms_mean_the_same_to_pyld() -> None:
         ["https://www.w3.org/ns/activitystreams", {"to": "https://www.w3.org/ns/activitystreams#to"}],
         # an "attachment" that is a list: a scalar and a one-element list differ
         ["https://www.w3.org/ns/activitystreams", {"attachment": {"@id": "as:attachment", "@container": "@list"}}],
+        # a type-scoped context: inside a Note, "as" points elsewhere
+        ["https://www.w3.org/ns/activitystreams", {"Note": {"@id": "as:Note", "@context": {"as": "https://other.example/ns#"}}}],
+        # a property-scoped one: inside an attachment, "to" is a plain string
+        ["https://www.w3.org/ns/activitystreams",
+         {"attachment": {"@id": "as:attachment", "@type": "@id", "@context": {"to": "https://www.w3.org/ns/activitystreams#to"}}}],
         # a context we do not know could define anything
         ["https://www.w3.org/ns/activitystreams", "https://unknown.example/context.jsonld"],
         # no ActivityStreams at all
         ["https://w3id.org/security/data-integrity/v1"],
     ],
-    ids=["as-redefined", "to-redefined", "attachment-list", "unknown-context", "no-activitystreams"],
+    ids=["as-redefined", "to-redefined", "attachment-list", "type-scoped", "property-scoped", "unknown-context",
+         "no-activitystreams"],
 )
 def test_no_forms_where_a_context_could_change_their_meaning(context: list[Any]) -> None:
     assert fedify_forms({**unsecured(NOTE), "@context": context}) == []
+
+
+def test_a_type_scoped_context_does_change_the_meaning() -> None:
+    """Why the case above is refused: pyld reads the two forms differently."""
+    context = ["https://www.w3.org/ns/activitystreams", {"Note": {"@id": "as:Note", "@context": {"as": "https://other.example/ns#"}}}]
+    served, written_out = {**unsecured(NOTE), "@context": context}, {**unsecured(NOTE), "@context": context, "to": PUBLIC}
+    options = {"algorithm": "URDNA2015", "format": "application/n-quads"}
+    assert pyld.normalize(expand(served), options) != pyld.normalize(expand(written_out), options)
 
 
 def test_no_forms_for_documents_with_nested_contexts() -> None:
@@ -99,3 +113,28 @@ def test_no_forms_for_documents_with_nested_contexts() -> None:
 def test_no_forms_when_nothing_would_change() -> None:
     plain = {**unsecured(NOTE), "to": [PUBLIC], "attachment": [NOTE["attachment"]]}
     assert fedify_forms(plain) == []
+
+
+def test_a_context_appended_after_signing_rules_the_forms_out() -> None:
+    """A proof whose ``@context`` is a prefix of the document's lets the document append
+    contexts nobody signed.  One that redefines ``as`` makes the served ``"as:Public"`` mean
+    something other than the signed full IRI (pyld says so), so that copy must not verify
+    through the equivalent-forms rule."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from activitypub.integrity import create_proof
+
+    private = Ed25519PrivateKey.generate()
+    note = {"@context": ["https://www.w3.org/ns/activitystreams"], "id": "https://s.example/notes/1", "type": "Note",
+            "attributedTo": "https://s.example/users/a", "content": "hi", "to": PUBLIC}
+    signed = create_proof(note, private, "https://s.example/users/a#ed25519-key")
+    assert verify_proof(signed, private.public_key())
+    evil = {"as": "https://evil.example/ns#"}
+    changed = {**signed, "@context": [*signed["@context"], evil], "to": "as:Public"}
+    options = {"algorithm": "URDNA2015", "format": "application/n-quads"}
+    assert pyld.normalize(expand(unsecured(changed)), options) != pyld.normalize(
+        expand({**unsecured(changed), "to": PUBLIC}), options
+    )
+    with pytest.raises(ProofError) as caught:
+        verify_proof(changed, private.public_key())
+    assert caught.value.code == "invalid"

@@ -82,11 +82,7 @@ def split_target(url: str, lines: HeaderLines) -> Target:
     """Split an absolute URL, or an origin-form path plus the Host header (https assumed)."""
     parts = urlsplit(url)
     scheme = (parts.scheme or "https").lower()
-    where = parts if parts.netloc else urlsplit("//" + (combined(lines, "host") or ""))
-    hostname = where.hostname or ""
-    authority = f"[{hostname}]" if ":" in hostname else hostname
-    port = where.port  # ValueError on a bad port; callers turn it into SignatureError
-    if port is not None and port != _DEFAULT_PORTS.get(scheme):
-        authority += f":{port}"
+    # ValueError on a bad port; callers turn it into SignatureError
+    authority = normalize_authority(parts.netloc if parts.netloc else (combined(lines, "host") or ""), scheme)
     query = parts.query if (parts.query or url.endswith("?")) else None
     return Target(scheme, authority, parts.path or "/", query)

@@ -14,15 +14,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 __all__ = ["insert", "insert_missing"]
 
 
-def insert(bind: AsyncSession | AsyncConnection, table: sa.Table) -> Any:
-    """An ``INSERT`` into ``table`` that supports ``on_conflict_*`` on ``bind``'s database."""
-    dialect = bind.dialect.name if isinstance(bind, AsyncConnection) else bind.bind.dialect.name
+def insert(bind: AsyncSession | AsyncConnection | AsyncEngine, table: Any) -> Any:
+    """An ``INSERT`` into ``table`` (a table or a model) that supports ``on_conflict_*`` on
+    ``bind``'s database."""
+    dialect = bind.bind.dialect.name if isinstance(bind, AsyncSession) else bind.dialect.name
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
 

@@ -30,8 +30,7 @@ import logging
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import select
 
@@ -41,6 +40,7 @@ from activitypub.signatures import HTTPSignatureAuth
 
 from instance_config import parent_domains
 
+from ..db import upsert
 from ..db.models import Activity, Actor, Domain, Job, JobState, Key, KeyAlgorithm, KeyPurpose, utcnow
 from ..jobs.runner import JobContext, PermanentError, RetryLater
 from ..state import AppState
@@ -132,15 +132,19 @@ async def deliver(ctx: JobContext, state: AppState) -> None:
         detail += f": {answer[:300]}"
     if result is not None and result.location:
         detail += f" (Location: {failures.excerpt(result.location, 300)})"
-    # What the peer said, for `fedisora deliveries failed` and the admin API.
-    await failures.record(
-        ctx.engine,
-        ctx.job.id,
-        http_status=result.status if result is not None else exc_status,
-        reason=reason,
-        response=answer,
-        now=now,
-    )
+    # What the peer said, for `fedisora deliveries failed` and the admin API: bookkeeping
+    # only, so a database that cannot take it now does not change the outcome (a 4xx sent again).
+    try:
+        await failures.record(
+            ctx.engine,
+            ctx.job.id,
+            http_status=result.status if result is not None else exc_status,
+            reason=reason,
+            response=answer,
+            now=now,
+        )
+    except SQLAlchemyError:
+        log.warning("job %s: could not record the failed delivery to %s", ctx.job.id, inbox, exc_info=True)
 
     if outcome is Outcome.GIVE_UP:
         # The host answered (or we refused to ask it): not a sign of ill health.
@@ -167,9 +171,8 @@ def _host_of(url: str) -> str:
 
 async def _ensure_domain(conn: AsyncConnection, host: str) -> None:
     """Insert the ``domains`` row for ``host`` unless it exists (safe against concurrent inserts)."""
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     await conn.execute(
-        insert(_domains)
+        upsert.insert(conn, _domains)
         .values(**Domain(domain=host).model_dump())
         .on_conflict_do_nothing(index_elements=["domain"])
     )

@@ -22,13 +22,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..convert.common import iso_or_none
+from ..db import upsert
 from ..db.models import Activity, DeliveryFailure, Job, JobState, utcnow
 from ..jobs import queue
 from .outbox import DELIVER, DELIVERY_MAX_ATTEMPTS
@@ -83,8 +82,7 @@ async def record(
         "failed_at": now or utcnow(),
     }
     async with engine.begin() as conn:
-        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(_failures).values(**values)
+        stmt = upsert.insert(conn, _failures).values(**values)
         update = {k: stmt.excluded[k] for k in values if k != "job_id"}
         await conn.execute(stmt.on_conflict_do_update(index_elements=["job_id"], set_=update))
 
@@ -194,15 +192,21 @@ async def describe(
 async def retry(session: AsyncSession, job_id: int) -> Job:
     """Queue the given-up delivery ``job_id`` again (a new job, its attempts fresh) and forget
     the old one; the caller commits.  :class:`DeliveryNotFound` unless it is a dead delivery."""
-    job = await session.get(Job, job_id)
-    if job is None or job.kind != DELIVER or job.state != JobState.DEAD.value:
+    jobs = Job.__table__  # type: ignore[attr-defined]
+    # One statement: of two retries at once, the second finds nothing to take.
+    taken = (
+        await session.exec(  # type: ignore[call-overload]
+            sa.delete(jobs)  # its delivery_failures row goes with it
+            .where(jobs.c.id == job_id, jobs.c.kind == DELIVER, jobs.c.state == JobState.DEAD.value)
+            .returning(jobs.c.payload, jobs.c.dedupe_key, jobs.c.max_attempts)
+        )
+    ).first()
+    if taken is None:
         raise DeliveryNotFound(f"no failed delivery {job_id}")
-    payload = dict(job.payload)
-    dedupe_key = job.dedupe_key or (
+    payload, dedupe_key, max_attempts = dict(taken[0]), taken[1], taken[2]
+    dedupe_key = dedupe_key or (
         f"{DELIVER}:{payload.get('activity_id')}:{payload.get('inbox')}" if payload.get("inbox") else None
     )
-    await session.delete(job)  # its delivery_failures row goes with it
-    await session.flush()
     return await queue.enqueue(
-        session, DELIVER, payload, max_attempts=job.max_attempts or DELIVERY_MAX_ATTEMPTS, dedupe_key=dedupe_key
+        session, DELIVER, payload, max_attempts=max_attempts or DELIVERY_MAX_ATTEMPTS, dedupe_key=dedupe_key
     )

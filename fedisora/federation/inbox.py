@@ -16,8 +16,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +26,7 @@ from activitypub.integrity import verification_method_of
 from activitypub.client import GoneError, NotFoundError
 from activitypub.signatures import SignatureError, parse_signature, verify_signature
 
+from ..db import upsert
 from ..db.ids import new_id
 from ..db.models import Activity, ActivityState, utcnow
 from ..errors import APIError
@@ -206,7 +205,6 @@ async def confirmed_at_origin(session: AsyncSession, state: AppState, activity: 
 
 async def store(session: AsyncSession, activity: dict[str, Any]) -> int | None:
     """Store a received activity once; its row id, or ``None`` when we already had it."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     values = {
         "id": new_id(),
         "uri": id_of(activity["id"]),
@@ -218,11 +216,8 @@ async def store(session: AsyncSession, activity: dict[str, Any]) -> int | None:
         "state": ActivityState.RECEIVED.value,
         "received_at": utcnow(),
     }
-    result = await session.exec(  # type: ignore[call-overload]
-        insert(Activity.__table__).values(**values).on_conflict_do_nothing().returning(Activity.__table__.c.id)  # type: ignore[attr-defined]
-    )
-    row = result.first()
-    return int(row[0]) if row else None
+    inserted = await upsert.insert_missing(session, Activity.__table__, values)  # type: ignore[attr-defined]
+    return values["id"] if inserted else None
 
 
 async def receive(request: Request, state: AppState) -> Response:

@@ -27,10 +27,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from fedisora.db import upsert
 from fedisora.db.models import FINISHED_JOB_STATES, Job, JobState, utcnow
 
 __all__ = [
@@ -70,12 +69,6 @@ async def _execute(target: Target, stmt: sa.Executable) -> list[sa.Row[Any]]:
 
 def _job(row: sa.Row[Any]) -> Job:
     return Job(**row._mapping)
-
-
-async def _dialect(target: Target) -> str:
-    if isinstance(target, AsyncEngine):
-        return target.dialect.name
-    return (await target.connection()).dialect.name
 
 
 async def get_job(target: Target, job_id: int) -> Job | None:
@@ -139,8 +132,7 @@ async def enqueue(
         .where(_c.dedupe_key == dedupe_key, _c.state.in_(list(FINISHED_JOB_STATES)))
         .values(dedupe_key=None),
     )
-    insert = pg_insert if await _dialect(target) == "postgresql" else sqlite_insert
-    stmt = insert(_jobs).values(**values).on_conflict_do_nothing().returning(_c.id)
+    stmt = upsert.insert(target, _jobs).values(**values).on_conflict_do_nothing().returning(_c.id)
     if await _execute(target, stmt):
         return job
     rows = await _execute(target, sa.select(_jobs).where(_c.dedupe_key == dedupe_key))

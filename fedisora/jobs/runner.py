@@ -158,7 +158,8 @@ class JobRunner:
                 await beat
 
     async def _heartbeat(self, job_id: int) -> None:
-        interval = max(0.05, self.lock_seconds / 3)  # two beats may fail before the lock runs out
+        # One beat may fail (a busy database) and the next still renews the lock before it runs out.
+        interval = max(0.05, self.lock_seconds / 3)
         while True:
             await asyncio.sleep(interval)
             try:

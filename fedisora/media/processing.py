@@ -30,11 +30,13 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from .budget import IMAGE_BUDGET
-from .images import MAX_PIXELS, MAX_SIDE, decode_estimate, prepare_image, sniff_image
+from .images import MAX_PIXELS, MAX_SIDE, check_dimensions, decode_estimate, prepare_image, sniff_image
 from .errors import MediaRejected, check_file_size
 from .probe import MAX_VIDEO_SIDE, Probe, probe
 from .sizes import size_meta
-from .thumbnails import THUMBNAIL_SIDE, PosterPicker, blurhash_of, decode_thumbnail, poster_from_file, thumbnail_jpeg
+from .thumbnails import (
+    THUMBNAIL_SIDE, PosterPicker, blurhash_of, decode_thumbnail, poster_from_file, thumbnail_info, thumbnail_jpeg,
+)
 from .video import plan, remux, transcode
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -189,8 +191,8 @@ def _custom_thumbnail(data: bytes) -> tuple[bytes, tuple[int, int], str]:
 
 def make_thumbnail(data: bytes) -> tuple[bytes, tuple[int, int], str]:
     """An uploaded thumbnail image → (JPEG bytes, (width, height), blurhash); MediaRejected if no image."""
-    info = sniff_image(data)
-    with IMAGE_BUDGET.reserve(decode_estimate(info, THUMBNAIL_SIDE) if info else 0):
+    info = thumbnail_info(data)  # refused before waiting for room it would never use
+    with IMAGE_BUDGET.reserve(decode_estimate(info, THUMBNAIL_SIDE)):
         img = decode_thumbnail(data)
         jpeg, size = thumbnail_jpeg(img)
         return jpeg, size, blurhash_of(img)
@@ -251,6 +253,8 @@ def _process_image(
 ) -> ProcessedMedia:
     with open(src, "rb") as f:
         info = sniff_image(f.read(256 * 1024))
+    if info is not None:
+        check_dimensions(info)  # refused before waiting for room it would never use
     # The decoded picture is far larger than its file: wait for room in the process's budget.
     with IMAGE_BUDGET.reserve(decode_estimate(info) if info else 0):
         return _prepared_image(src, workdir, limits, custom)

@@ -20,7 +20,7 @@ import blurhash
 import numpy as np
 from PIL import Image, ImageOps
 
-from .images import MAX_SIDE, fit_size, sniff_image
+from .images import MAX_SIDE, ImageInfo, fit_size, sniff_image
 from .errors import MediaRejected
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "thumbnail_jpeg",
     "blurhash_of",
     "decode_thumbnail",
+    "thumbnail_info",
     "poster_from_file",
 ]
 
@@ -131,14 +132,21 @@ def _rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def decode_thumbnail(data: bytes) -> Image.Image:
-    """A thumbnail the user uploaded, decoded, scaled into :data:`THUMBNAIL_SIDE` and turned
-    upright; MediaRejected if it is no image."""
+def thumbnail_info(data: bytes) -> ImageInfo:
+    """The type and size of a thumbnail the user uploaded, read from its header; MediaRejected
+    if it is no image or too large to decode."""
     info = sniff_image(data)
     if info is None:
         raise MediaRejected("the thumbnail must be a PNG, JPEG, GIF or WebP image")
     if not (0 < info.width <= MAX_SIDE and 0 < info.height <= MAX_SIDE) or info.width * info.height > MAX_THUMBNAIL_PIXELS:
         raise MediaRejected(f"the thumbnail is {info.width}x{info.height} pixels; that is too large")
+    return info
+
+
+def decode_thumbnail(data: bytes) -> Image.Image:
+    """A thumbnail the user uploaded, decoded, scaled into :data:`THUMBNAIL_SIDE` and turned
+    upright; MediaRejected if it is no image."""
+    thumbnail_info(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

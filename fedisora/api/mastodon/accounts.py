@@ -55,7 +55,7 @@ from ...processing import interactions
 from ...processing.errors import ActionError
 from ...processing.visibility import visible_to
 from ...state import AppState
-from .auth import Auth, authenticate, optional_auth, request_params, text_param
+from .auth import Auth, authenticate, checked_form, optional_auth, request_params, text_param
 from .pagination import order_page, page_params, paginate, paginated
 
 __all__ = ["routes"]
@@ -236,7 +236,7 @@ async def update_credentials(request: Request) -> Response:
     if mime == "multipart/form-data":
         form = await read_form(request, max_bytes=2 * config.media.max_image_bytes + 1024 * 1024)
         params: dict[str, Any] = {k: v for k, v in request.query_params.items()}
-        params.update(form.fields)
+        params.update(checked_form(form.fields))
         files = form.files
     else:
         params = await request_params(request)

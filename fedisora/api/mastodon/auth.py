@@ -154,6 +154,13 @@ def checked_fields(fields: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return fields
 
 
+def checked_form(fields: dict[str, Any]) -> dict[str, Any]:
+    """A multipart form's ``fields`` (a name to a value or a list of them) as they are, or
+    ``APIError(400)`` as in :func:`checked_fields`."""
+    checked_fields([(k, v) for k, vs in fields.items() for v in (vs if isinstance(vs, list) else [vs])])
+    return fields
+
+
 def text_param(params: dict[str, Any], name: str) -> str | None:
     """A parameter as one string (the last value of a list); ``None`` when absent."""
     value = params.get(name)

@@ -45,7 +45,7 @@ from ...media.sizes import size_meta
 from ...media.storage import MediaStorage
 from ...media.uploads import Form, Upload, parse_multipart, read_form
 from ...state import AppState
-from .auth import Auth, authenticate, checked_fields, request_params, text_param
+from .auth import Auth, authenticate, checked_form, request_params, text_param
 from .statuses import CORS, endpoint, parse_id
 
 __all__ = ["routes", "MAX_DESCRIPTION_LENGTH", "parse_focus"]
@@ -190,9 +190,8 @@ async def _form(
             form: Form = await _read_spooled_form(request, max_bytes, spool_to)
         else:
             form = await read_form(request, max_bytes=max_bytes)
-        checked_fields([(k, v) for k, vs in form.fields.items() for v in (vs if isinstance(vs, list) else [vs])])
         params: dict[str, Any] = {k: v for k, v in request.query_params.items()}
-        params.update(form.fields)
+        params.update(checked_form(form.fields))
         return params, form.files
     return await request_params(request), {}
 
