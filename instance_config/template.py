@@ -58,7 +58,8 @@ def render_config(
     """The text of a new instance.toml for ``domain``; ``dev`` selects http and dev federation.
 
     A dev instance (a loopback domain, no proxy in front) listens on its domain's port
-    (``localhost:18000`` -> ``[server] port = 18000``), so its URLs reach it as they are.
+    (``localhost:18000`` -> ``[server] port = 18000``; no port is http's 80), so its URLs
+    reach it as they are.
     """
     text = example_text()
     text = set_value(text, "instance", "domain", domain)
@@ -72,6 +73,5 @@ def render_config(
         text = set_value(text, "federation", "dev", True)
         text = set_value(text, "instance", "registrations", "open")
         _, port = split_host_port(domain)
-        if port is not None:
-            text = set_value(text, "server", "port", port)
+        text = set_value(text, "server", "port", 80 if port is None else port)
     return text

@@ -124,6 +124,13 @@ def test_rendered_dev_config_round_trips_and_keeps_comments() -> None:
     assert "# Development mode" in text  # the admin's file keeps the documentation
 
 
+@pytest.mark.parametrize(("domain", "port"), [("localhost:18000", 18000), ("127.0.0.1:8001", 8001), ("localhost", 80)])
+def test_dev_config_listens_on_its_domains_port(domain: str, port: int) -> None:
+    config = parse_config(render_config(domain, dev=True), env={})
+    assert config.server.port == port
+    assert config.base_url == f"http://{domain}"
+
+
 def test_production_render_is_https_and_not_dev() -> None:
     config = parse_config(render_config("video.example.org"), env={})
     assert config.base_url == "https://video.example.org"
