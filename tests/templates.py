@@ -23,10 +23,14 @@ import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
 from fedisora.db.migrate import upgrade
+
+if TYPE_CHECKING:
+    import asyncpg
 
 __all__ = ["sqlite_copy", "pg_template", "migrate", "remember_migrated"]
 
@@ -66,17 +70,17 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # it exists, under another user
+        pass
     return True
 
 
-async def _drop_stale_templates(conn: object) -> None:
-    rows = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'fedisora_tpl_%'")  # type: ignore[attr-defined]
+async def _drop_stale_templates(conn: asyncpg.Connection) -> None:
+    rows = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'fedisora_tpl_%'")
     for row in rows:
         parts = row["datname"].split("_")
         if len(parts) == 4 and parts[2].isdigit() and not _alive(int(parts[2])):
-            await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')  # type: ignore[attr-defined]
+            await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
 
 
 def _drop_at_exit(admin_url: str, name: str) -> None:
